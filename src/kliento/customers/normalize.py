@@ -1,0 +1,148 @@
+"""Normalising what people type: emails, phones, and text for search."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+
+import phonenumbers
+from email_validator import EmailNotValidError, validate_email
+
+
+class NormalizationError(ValueError):
+    pass
+
+
+def normalize_email(raw: str) -> str:
+    raw = (raw or "").strip()
+    if not raw:
+        raise NormalizationError("empty email")
+    try:
+        info = validate_email(raw, check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise NormalizationError(str(exc)) from exc
+    return info.normalized.lower()
+
+
+def normalize_phone(raw: str, region: str = "RU") -> str:
+    """Return the E.164 form ("+79161234567") of a phone typed in any common format."""
+    raw = (raw or "").strip()
+    if not raw:
+        raise NormalizationError("empty phone number")
+    try:
+        number = phonenumbers.parse(raw, region or None)
+    except phonenumbers.NumberParseException as exc:
+        raise NormalizationError(f"not a phone number: {exc}") from exc
+    if not phonenumbers.is_possible_number(number):
+        raise NormalizationError("not a possible phone number")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+@lru_cache(maxsize=4096)
+def format_phone(e164: str) -> str:
+    if not e164:
+        return ""
+    try:
+        number = phonenumbers.parse(e164, None)
+    except phonenumbers.NumberParseException:
+        return e164
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+
+
+# One Latin spelling per Cyrillic letter, chosen so that common romanisations of Russian
+# names ("Ivanov", "Sergeev", "Yulia"/"Julia") land close in trigram space.
+_CYR = {
+    "а": "a",
+    "б": "b",
+    "в": "v",
+    "г": "g",
+    "д": "d",
+    "е": "e",
+    "ё": "e",
+    "ж": "zh",
+    "з": "z",
+    "и": "i",
+    "й": "i",
+    "к": "k",
+    "л": "l",
+    "м": "m",
+    "н": "n",
+    "о": "o",
+    "п": "p",
+    "р": "r",
+    "с": "s",
+    "т": "t",
+    "у": "u",
+    "ф": "f",
+    "х": "kh",
+    "ц": "ts",
+    "ч": "ch",
+    "ш": "sh",
+    "щ": "sch",
+    "ъ": "",
+    "ы": "y",
+    "ь": "",
+    "э": "e",
+    "ю": "yu",
+    "я": "ya",
+    "і": "i",
+    "ї": "i",
+    "є": "e",
+    "ґ": "g",
+}
+# Latin spellings that differ only by convention are folded to one form.
+_LAT_FOLD = [
+    ("shch", "sch"),
+    ("iy", "i"),
+    ("yy", "y"),
+    ("ij", "i"),
+    ("j", "i"),
+    ("x", "ks"),
+    ("w", "v"),
+    ("ph", "f"),
+    ("ck", "k"),
+    ("q", "k"),
+    ("c", "k"),
+    ("yu", "iu"),
+    ("ya", "ia"),
+    ("ye", "e"),
+    ("kh", "h"),
+    ("y", "i"),
+]
+_NON_WORD = re.compile(r"[^a-z0-9@.+ ]+")
+_SPACES = re.compile(r"\s+")
+
+
+def fold(text: str) -> str:
+    """Lowercase, transliterate Cyrillic, fold Latin spelling variants, drop accents."""
+    text = (text or "").lower()
+    text = "".join(_CYR.get(ch, ch) for ch in text)
+    text = unicodedata.normalize("NFKD", text)
+    text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    for src, dst in _LAT_FOLD:
+        text = text.replace(src, dst)
+    text = _NON_WORD.sub(" ", text)
+    return _SPACES.sub(" ", text).strip()
+
+
+def phone_digits_variants(query: str, region: str = "RU") -> list[str]:
+    """Digits a phone query may appear as in the index (E.164 digits, national forms)."""
+    digits = re.sub(r"\D", "", query or "")
+    if len(digits) < 5:
+        return []
+    variants = {digits}
+    try:
+        variants.add(normalize_phone(query, region).lstrip("+"))
+    except NormalizationError:
+        pass
+    if len(digits) == 11 and digits.startswith("8"):
+        variants.add("7" + digits[1:])
+    return sorted(variants, key=len, reverse=True)
+
+
+def search_text(*parts: str, phones: list[str] | None = None) -> str:
+    """The indexed text of a record: folded words plus the digits of every phone."""
+    words = fold(" ".join(p for p in parts if p))
+    digits = " ".join(p.lstrip("+") for p in phones or [] if p)
+    return f"{words} {digits}".strip()
