@@ -46,3 +46,17 @@ class StaleVersionError(KlientoError):
 
     status = 412
     code = "stale"
+
+
+class BadCursorError(KlientoError):
+    """The pagination cursor is malformed or expired."""
+
+    status = 400
+    code = "bad_cursor"
+
+
+class BadRequestError(KlientoError):
+    """The request could not be read."""
+
+    status = 400
+    code = "bad_request"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import unicodedata
 from functools import lru_cache
@@ -132,10 +133,8 @@ def phone_digits_variants(query: str, region: str = "RU") -> list[str]:
     if len(digits) < 5:
         return []
     variants = {digits}
-    try:
+    with contextlib.suppress(NormalizationError):
         variants.add(normalize_phone(query, region).lstrip("+"))
-    except NormalizationError:
-        pass
     if len(digits) == 11 and digits.startswith("8"):
         variants.add("7" + digits[1:])
     return sorted(variants, key=len, reverse=True)

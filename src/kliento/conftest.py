@@ -1,0 +1,137 @@
+"""Fixtures shared by every app's tests: an org chart, one user per role, customer factories."""
+
+from __future__ import annotations
+
+import factory
+import pytest
+from django.test import Client
+
+from kliento.core.models import Role, Team, User
+from kliento.core.services import apikey_create, team_create
+from kliento.customers.models import Company, Contact, Interaction
+from kliento.customers.normalize import search_text
+
+PASSWORD = "correct-horse-battery"
+
+
+class ContactFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Contact
+
+    first_name = factory.Sequence(lambda n: f"Ivan{n}")
+    last_name = factory.Sequence(lambda n: f"Petrov{n}")
+    email = factory.Sequence(lambda n: f"ivan{n}@example.com")
+    emails = factory.LazyAttribute(lambda o: [o.email])
+    phone = factory.Sequence(lambda n: f"+7916{n:07d}")
+    phones = factory.LazyAttribute(lambda o: [o.phone])
+    lifecycle_stage = "lead"
+
+    @factory.post_generation
+    def index(obj, create, extracted, **kwargs):
+        from kliento.customers.models import SearchEntry
+
+        if create:
+            SearchEntry.objects.create(
+                entity="contact", object_id=obj.pk, owner_id=obj.owner_id, title=obj.full_name,
+                text=search_text(obj.full_name, *obj.emails, phones=obj.phones),
+            )
+
+
+class CompanyFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Company
+
+    name = factory.Sequence(lambda n: f"Romashka {n}")
+    tax_id = factory.Sequence(lambda n: f"77{n:08d}")
+
+    @factory.post_generation
+    def index(obj, create, extracted, **kwargs):
+        from kliento.customers.models import SearchEntry
+
+        if create:
+            SearchEntry.objects.create(
+                entity="company", object_id=obj.pk, owner_id=obj.owner_id, title=obj.name,
+                text=search_text(obj.name, obj.legal_name, obj.tax_id, phones=obj.phones),
+            )
+
+
+class InteractionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Interaction
+
+    kind = "call"
+    channel = "phone"
+    direction = "out"
+    subject = factory.Sequence(lambda n: f"Call {n}")
+
+
+def _user(username: str, role: str, team: Team | None) -> User:
+    user = User(username=username, role=role, team=team, first_name=username.title(),
+                is_staff=role == Role.ADMIN, is_superuser=role == Role.ADMIN)
+    user.set_password(PASSWORD)
+    user.save()
+    return user
+
+
+@pytest.fixture
+def org(db):
+    """Company → Sales division → Moscow team and Kazan team, and one user per role.
+
+    rep and rep_peer share the Moscow team; other_rep is in Kazan; head heads Sales.
+    """
+    company = team_create(actor=None, name="Acme")
+    sales = team_create(actor=None, name="Sales", parent=company)
+    moscow = team_create(actor=None, name="Moscow", parent=sales)
+    kazan = team_create(actor=None, name="Kazan", parent=sales)
+    marketing = team_create(actor=None, name="Marketing", parent=company)
+    users = {
+        "admin": _user("admin", Role.ADMIN, company),
+        "head": _user("head", Role.HEAD, sales),
+        "rep": _user("rep", Role.REP, moscow),
+        "rep_peer": _user("rep_peer", Role.REP, moscow),
+        "other_rep": _user("other_rep", Role.REP, kazan),
+        "marketer": _user("marketer", Role.MARKETER, marketing),
+        "support": _user("support", Role.SUPPORT, company),
+        "analyst": _user("analyst", Role.ANALYST, company),
+    }
+    teams = {"company": company, "sales": sales, "moscow": moscow, "kazan": kazan,
+             "marketing": marketing}
+    return type("Org", (), {"users": users, "teams": teams, **users})
+
+
+@pytest.fixture
+def contact_factory(db):
+    return ContactFactory
+
+
+@pytest.fixture
+def company_factory(db):
+    return CompanyFactory
+
+
+@pytest.fixture
+def interaction_factory(db):
+    return InteractionFactory
+
+
+@pytest.fixture
+def login():
+    """login(user) -> a django.test.Client with a session for that user."""
+
+    def make(user: User) -> Client:
+        client = Client()
+        client.force_login(user)
+        return client
+
+    return make
+
+
+@pytest.fixture
+def api():
+    """api(user) -> a Client sending `Authorization: Bearer <new key>` on every request."""
+
+    def make(user: User) -> Client:
+        _key, raw = apikey_create(actor=user, user=user, name="test")
+        return Client(HTTP_AUTHORIZATION=f"Bearer {raw}")
+
+    return make
