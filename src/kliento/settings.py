@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import sys
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlparse
 
@@ -182,7 +183,8 @@ API_MAX_BODY_BYTES = 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
-_huey_immediate = _env_bool("HUEY_IMMEDIATE")
+# Tests run jobs inline unless they start a real consumer themselves.
+_huey_immediate = _env_bool("HUEY_IMMEDIATE", default="pytest" in sys.modules)
 if REDIS_URL:
     HUEY = {
         "huey_class": "huey.RedisHuey",
