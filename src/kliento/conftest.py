@@ -17,6 +17,7 @@ PASSWORD = "correct-horse-battery"
 class ContactFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Contact
+        skip_postgeneration_save = True
 
     first_name = factory.Sequence(lambda n: f"Ivan{n}")
     last_name = factory.Sequence(lambda n: f"Petrov{n}")
@@ -32,7 +33,10 @@ class ContactFactory(factory.django.DjangoModelFactory):
 
         if create:
             SearchEntry.objects.create(
-                entity="contact", object_id=obj.pk, owner_id=obj.owner_id, title=obj.full_name,
+                entity="contact",
+                object_id=obj.pk,
+                owner_id=obj.owner_id,
+                title=obj.full_name,
                 text=search_text(obj.full_name, *obj.emails, phones=obj.phones),
             )
 
@@ -40,6 +44,7 @@ class ContactFactory(factory.django.DjangoModelFactory):
 class CompanyFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Company
+        skip_postgeneration_save = True
 
     name = factory.Sequence(lambda n: f"Romashka {n}")
     tax_id = factory.Sequence(lambda n: f"77{n:08d}")
@@ -50,7 +55,10 @@ class CompanyFactory(factory.django.DjangoModelFactory):
 
         if create:
             SearchEntry.objects.create(
-                entity="company", object_id=obj.pk, owner_id=obj.owner_id, title=obj.name,
+                entity="company",
+                object_id=obj.pk,
+                owner_id=obj.owner_id,
+                title=obj.name,
                 text=search_text(obj.name, obj.legal_name, obj.tax_id, phones=obj.phones),
             )
 
@@ -65,9 +73,24 @@ class InteractionFactory(factory.django.DjangoModelFactory):
     subject = factory.Sequence(lambda n: f"Call {n}")
 
 
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    """Argon2 is deliberately slow; tests that check hashing itself opt back in."""
+    settings.PASSWORD_HASHERS = [
+        "django.contrib.auth.hashers.MD5PasswordHasher",
+        "django.contrib.auth.hashers.Argon2PasswordHasher",
+    ]
+
+
 def _user(username: str, role: str, team: Team | None) -> User:
-    user = User(username=username, role=role, team=team, first_name=username.title(),
-                is_staff=role == Role.ADMIN, is_superuser=role == Role.ADMIN)
+    user = User(
+        username=username,
+        role=role,
+        team=team,
+        first_name=username.title(),
+        is_staff=role == Role.ADMIN,
+        is_superuser=role == Role.ADMIN,
+    )
     user.set_password(PASSWORD)
     user.save()
     return user
@@ -94,8 +117,13 @@ def org(db):
         "support": _user("support", Role.SUPPORT, company),
         "analyst": _user("analyst", Role.ANALYST, company),
     }
-    teams = {"company": company, "sales": sales, "moscow": moscow, "kazan": kazan,
-             "marketing": marketing}
+    teams = {
+        "company": company,
+        "sales": sales,
+        "moscow": moscow,
+        "kazan": kazan,
+        "marketing": marketing,
+    }
     return type("Org", (), {"users": users, "teams": teams, **users})
 
 

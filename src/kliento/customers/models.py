@@ -387,3 +387,9 @@ class SearchEntry(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["entity", "object_id"], name="search_entity_obj")
         ]
+
+
+class SearchWord(models.Model):
+    """The vocabulary of indexed words; typos in a query are corrected against it."""
+
+    word = models.CharField(max_length=100, primary_key=True)

@@ -1,0 +1,943 @@
+"""Every change to the customer database: validated, transactional, audited, indexed."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
+
+from kliento.core.errors import (
+    NotFoundError,
+    PermissionDeniedError,
+    StaleVersionError,
+    ValidationFailedError,
+)
+from kliento.core.models import AuditLog, OrgSettings, User
+from kliento.core.permissions import can_read, can_write, scope_for
+from kliento.core.services import audit_diff, audit_record, custom_values_clean
+from kliento.customers.models import (
+    DEFAULT_CHANNEL,
+    Channel,
+    Company,
+    CompanySize,
+    Consent,
+    ConsentChannel,
+    Contact,
+    ContactCompany,
+    Direction,
+    Gender,
+    Interaction,
+    InteractionKind,
+    LifecycleStage,
+    RecordShare,
+    tags_from_db,
+    tags_to_db,
+)
+from kliento.customers.normalize import NormalizationError, normalize_email, normalize_phone
+from kliento.customers.search import index_company, index_contact, unindex
+
+CONTACT_TEXT_FIELDS = (
+    "first_name",
+    "middle_name",
+    "last_name",
+    "language",
+    "country",
+    "region",
+    "city",
+    "preferences",
+)
+CONTACT_FIELDS = set(CONTACT_TEXT_FIELDS) | {
+    "emails",
+    "phones",
+    "birth_date",
+    "gender",
+    "social",
+    "tags",
+    "lifecycle_stage",
+    "preferred_channel",
+    "owner_id",
+    "custom",
+    "companies",
+}
+COMPANY_TEXT_FIELDS = (
+    "name",
+    "legal_name",
+    "tax_id",
+    "industry",
+    "country",
+    "region",
+    "city",
+    "address",
+    "postal_address",
+    "website",
+)
+COMPANY_FIELDS = set(COMPANY_TEXT_FIELDS) | {
+    "size",
+    "emails",
+    "phones",
+    "tags",
+    "owner_id",
+    "custom",
+}
+INTERACTION_FIELDS = {
+    "kind",
+    "channel",
+    "direction",
+    "occurred_at",
+    "subject",
+    "body",
+    "outcome",
+    "duration_seconds",
+    "contact_id",
+    "company_id",
+    "related_type",
+    "related_id",
+    "planned",
+    "due_at",
+    "assignee_id",
+    "remind_at",
+}
+
+
+# --- shared cleaning helpers --------------------------------------------------------------
+
+
+def _text(model, field: str, value: Any, errors: dict[str, str]) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        errors[field] = "Expected text."
+        return ""
+    value = value.strip()
+    max_length = model._meta.get_field(field).max_length
+    if max_length and len(value) > max_length:
+        errors[field] = f"At most {max_length} characters."
+    return value
+
+
+def _choice(value: Any, choices, field: str, errors: dict[str, str]) -> str:
+    value = "" if value is None else value
+    if value not in choices.values:
+        allowed = ", ".join(v for v in choices.values if v)
+        errors[field] = f"{value!r} is not one of: {allowed}."
+    return value
+
+
+def _emails(values: Any, field: str, errors: dict[str, str]) -> list[str]:
+    if values is None:
+        return []
+    if isinstance(values, str):
+        values = [values]
+    if not isinstance(values, list | tuple):
+        errors[field] = "Expected a list of emails."
+        return []
+    result: list[str] = []
+    for i, raw in enumerate(values):
+        if not isinstance(raw, str):
+            errors[f"{field}.{i}"] = "Expected an email address."
+            continue
+        if not raw.strip():
+            continue
+        try:
+            email = normalize_email(raw)
+        except NormalizationError as exc:
+            errors[f"{field}.{i}"] = f"Invalid email {raw!r}: {exc}"
+            continue
+        if email not in result:
+            result.append(email)
+    return result
+
+
+def _phones(values: Any, field: str, errors: dict[str, str]) -> list[str]:
+    if values is None:
+        return []
+    if isinstance(values, str):
+        values = [values]
+    if not isinstance(values, list | tuple):
+        errors[field] = "Expected a list of phone numbers."
+        return []
+    region = OrgSettings.get().default_region
+    result: list[str] = []
+    for i, raw in enumerate(values):
+        if not isinstance(raw, str):
+            errors[f"{field}.{i}"] = "Expected a phone number."
+            continue
+        if not raw.strip():
+            continue
+        try:
+            phone = normalize_phone(raw, region)
+        except NormalizationError as exc:
+            errors[f"{field}.{i}"] = f"Invalid phone {raw!r}: {exc}"
+            continue
+        if phone not in result:
+            result.append(phone)
+    return result
+
+
+def _tags(values: Any, errors: dict[str, str]) -> str:
+    if values is None:
+        return ""
+    if isinstance(values, str):
+        values = values.split(",")
+    if not isinstance(values, list | tuple) or not all(isinstance(v, str) for v in values):
+        errors["tags"] = "Expected a list of tags."
+        return ""
+    if any("," in v for v in values):
+        errors["tags"] = "A tag cannot contain a comma."
+        return ""
+    result = tags_to_db(values)
+    if len(result) > 500:
+        errors["tags"] = "Too many tags (500 characters at most)."
+    return result
+
+
+def _date(value: Any, field: str, errors: dict[str, str]) -> date | None:
+    if value in (None, ""):
+        return None
+    if isinstance(value, datetime):
+        value = value.date()
+    if isinstance(value, date):
+        result = value
+    else:
+        try:
+            result = parse_date(str(value))
+        except ValueError:
+            result = None
+        if result is None:
+            errors[field] = f"Expected a date as YYYY-MM-DD, got {value!r}."
+            return None
+    if result.year < 1900 or result > timezone.localdate():
+        errors[field] = "The date must be between 1900 and today."
+    return result
+
+
+def _datetime(value: Any, field: str, errors: dict[str, str]) -> datetime | None:
+    if value in (None, ""):
+        return None
+    if isinstance(value, datetime):
+        result = value
+    else:
+        try:
+            result = parse_datetime(str(value))
+        except ValueError:
+            result = None
+        if result is None:
+            errors[field] = f"Expected a date and time (ISO 8601), got {value!r}."
+            return None
+    if timezone.is_naive(result):
+        result = timezone.make_aware(result)
+    if not (1900 <= result.year <= 2200):
+        errors[field] = "The date is out of range."
+    return result
+
+
+def _owner(user: User, value: Any, errors: dict[str, str]) -> int | None:
+    if value in (None, ""):
+        return None
+    try:
+        owner_id = int(value)
+    except (TypeError, ValueError):
+        errors["owner_id"] = "Expected a user id."
+        return None
+    if not User.objects.filter(pk=owner_id, is_active=True).exists():
+        errors["owner_id"] = f"No active user with id {owner_id}."
+        return None
+    scope = scope_for(user)
+    if owner_id != user.pk and not scope.write_all and owner_id not in scope.owner_ids:
+        errors["owner_id"] = "You can only assign records to yourself or your team."
+    return owner_id
+
+
+def _unknown(data: dict[str, Any], allowed: set[str], errors: dict[str, str]) -> None:
+    for key in data:
+        if key not in allowed:
+            errors[key] = "Unknown field."
+
+
+def _check_version(obj, expected_version: int | None) -> None:
+    if expected_version is not None and obj.version != expected_version:
+        raise StaleVersionError(
+            f"This record was changed by someone else (now version {obj.version}, "
+            f"you had {expected_version}). Reload it and apply your change again."
+        )
+
+
+def _require_write(user: User, entity: str, obj) -> None:
+    if not can_read(user, entity, obj):
+        raise NotFoundError()
+    if not can_write(user, entity, obj):
+        raise PermissionDeniedError("You can view this record but not change it.")
+
+
+def _require_may_write(user: User) -> None:
+    if not scope_for(user).may_write:
+        raise PermissionDeniedError("Your role is read-only.")
+
+
+# --- contacts -----------------------------------------------------------------------------
+
+
+def _contact_clean(user: User, data: dict[str, Any], contact: Contact | None) -> dict[str, Any]:
+    errors: dict[str, str] = {}
+    _unknown(data, CONTACT_FIELDS, errors)
+    values: dict[str, Any] = {}
+    for field in CONTACT_TEXT_FIELDS:
+        if field in data:
+            values[field] = _text(Contact, field, data[field], errors)
+    if "emails" in data:
+        values["emails"] = _emails(data["emails"], "emails", errors)
+        values["email"] = values["emails"][0] if values["emails"] else ""
+    if "phones" in data:
+        values["phones"] = _phones(data["phones"], "phones", errors)
+        values["phone"] = values["phones"][0] if values["phones"] else ""
+    if "birth_date" in data:
+        values["birth_date"] = _date(data["birth_date"], "birth_date", errors)
+    if "gender" in data:
+        values["gender"] = _choice(data["gender"], Gender, "gender", errors)
+    if "lifecycle_stage" in data:
+        values["lifecycle_stage"] = _choice(
+            data["lifecycle_stage"], LifecycleStage, "lifecycle_stage", errors
+        )
+    if "preferred_channel" in data:
+        values["preferred_channel"] = _choice(
+            data["preferred_channel"] or "",
+            _WithBlank(ConsentChannel),
+            "preferred_channel",
+            errors,
+        )
+    if "social" in data:
+        social = data["social"] or {}
+        if not isinstance(social, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in social.items()
+        ):
+            errors["social"] = "Expected an object of network name → profile address."
+        else:
+            values["social"] = {
+                k.strip()[:50]: v.strip()[:255]
+                for k, v in social.items()
+                if k.strip() and v.strip()
+            }
+    if "tags" in data:
+        values["tags"] = _tags(data["tags"], errors)
+    if "owner_id" in data:
+        owner_id = _owner(user, data["owner_id"], errors)
+        if owner_id is not None:
+            values["owner_id"] = owner_id
+    if "custom" in data:
+        if not isinstance(data["custom"], dict):
+            errors["custom"] = "Expected an object of custom field values."
+        else:
+            try:
+                values["custom"] = custom_values_clean(
+                    entity="contact",
+                    values=data["custom"],
+                    current=contact.custom if contact else None,
+                )
+            except ValidationFailedError as exc:
+                errors.update(exc.fields)
+    elif contact is None:
+        try:
+            values["custom"] = custom_values_clean(entity="contact", values={}, current=None)
+        except ValidationFailedError as exc:
+            errors.update(exc.fields)
+    if "companies" in data:
+        values["companies"] = _company_links(user, data["companies"], errors)
+    if contact is None:
+        has_identity = any(values.get(f) for f in ("first_name", "last_name", "emails", "phones"))
+        if not has_identity and "first_name" not in errors:
+            errors["first_name"] = "Give at least a name, an email or a phone."
+    if errors:
+        raise ValidationFailedError("Some fields are invalid.", fields=errors)
+    return values
+
+
+class _WithBlank:
+    """Choices plus the empty value (for optional choice fields)."""
+
+    def __init__(self, choices):
+        self.values = ["", *choices.values]
+
+
+def _company_links(user: User, links: Any, errors: dict[str, str]) -> list[dict[str, Any]]:
+    if links is None:
+        return []
+    if not isinstance(links, list | tuple):
+        errors["companies"] = "Expected a list of {company_id, role, title}."
+        return []
+    result = []
+    for i, link in enumerate(links):
+        if isinstance(link, int):
+            link = {"company_id": link}
+        if not isinstance(link, dict) or "company_id" not in link:
+            errors[f"companies.{i}"] = "Expected {company_id, role, title}."
+            continue
+        extra = set(link) - {"company_id", "role", "title", "is_primary"}
+        if extra:
+            errors[f"companies.{i}.{sorted(extra)[0]}"] = "Unknown field."
+            continue
+        try:
+            company = Company.objects.get(pk=int(link["company_id"]))
+        except (Company.DoesNotExist, TypeError, ValueError):
+            company = None
+        if company is None or not can_read(user, "company", company):
+            errors[f"companies.{i}.company_id"] = f"No company with id {link['company_id']}."
+            continue
+        result.append(
+            {
+                "company": company,
+                "role": str(link.get("role") or "")[:100],
+                "title": str(link.get("title") or "")[:100],
+                "is_primary": bool(link.get("is_primary", i == 0)),
+            }
+        )
+    return result
+
+
+def _contact_snapshot(contact: Contact, fields) -> dict[str, Any]:
+    snap = {}
+    for field in fields:
+        if field == "companies":
+            snap[field] = sorted(contact.company_links.values_list("company_id", flat=True))
+        elif field == "tags":
+            snap[field] = tags_from_db(contact.tags)
+        else:
+            snap[field] = getattr(contact, field)
+    return snap
+
+
+def _set_company_links(contact: Contact, links: list[dict[str, Any]]) -> None:
+    keep = {link["company"].pk for link in links}
+    contact.company_links.exclude(company_id__in=keep).delete()
+    for link in links:
+        ContactCompany.objects.update_or_create(
+            contact=contact,
+            company=link["company"],
+            defaults={
+                "role": link["role"],
+                "title": link["title"],
+                "is_primary": link["is_primary"],
+            },
+        )
+
+
+@transaction.atomic
+def contact_create(*, user: User, data: dict[str, Any]) -> Contact:
+    _require_may_write(user)
+    values = _contact_clean(user, data, None)
+    links = values.pop("companies", [])
+    values.setdefault("owner_id", user.pk)
+    contact = Contact.objects.create(**values)
+    if links:
+        _set_company_links(contact, links)
+    after = _contact_snapshot(contact, [k for k in data if k in CONTACT_FIELDS])
+    audit_record(
+        user=user,
+        action=AuditLog.Action.CREATE,
+        entity="contact",
+        obj=contact,
+        changes=audit_diff({}, after),
+    )
+    index_contact(contact)
+    return contact
+
+
+@transaction.atomic
+def contact_update(
+    *, user: User, contact: Contact, data: dict[str, Any], expected_version: int | None = None
+) -> Contact:
+    contact = Contact.objects.select_for_update().get(pk=contact.pk)
+    _require_write(user, "contact", contact)
+    _check_version(contact, expected_version)
+    values = _contact_clean(user, data, contact)
+    before = _contact_snapshot(contact, [k for k in data if k in CONTACT_FIELDS])
+    links = values.pop("companies", None)
+    for key, value in values.items():
+        setattr(contact, key, value)
+    contact.version += 1
+    contact.updated_at = timezone.now()
+    contact.save(update_fields=[*values, "version", "updated_at"])
+    if links is not None:
+        _set_company_links(contact, links)
+    changes = audit_diff(before, _contact_snapshot(contact, list(before)))
+    audit_record(
+        user=user, action=AuditLog.Action.UPDATE, entity="contact", obj=contact, changes=changes
+    )
+    index_contact(contact)
+    return contact
+
+
+@transaction.atomic
+def contact_delete(*, user: User, contact: Contact, expected_version: int | None = None) -> None:
+    contact = Contact.objects.select_for_update().get(pk=contact.pk)
+    _require_write(user, "contact", contact)
+    _check_version(contact, expected_version)
+    audit_record(
+        user=user,
+        action=AuditLog.Action.DELETE,
+        entity="contact",
+        obj=contact,
+        changes={"name": [contact.full_name, None], "email": [contact.email, None]},
+    )
+    unindex("contact", contact.pk)
+    RecordShare.objects.filter(entity="contact", object_id=contact.pk).delete()
+    contact.delete()
+
+
+@transaction.atomic
+def contact_link_company(
+    *,
+    user: User,
+    contact: Contact,
+    company: Company,
+    role: str = "",
+    title: str = "",
+    is_primary: bool = True,
+) -> ContactCompany:
+    _require_write(user, "contact", contact)
+    if not can_read(user, "company", company):
+        raise NotFoundError()
+    link, _created = ContactCompany.objects.update_or_create(
+        contact=contact,
+        company=company,
+        defaults={"role": role[:100], "title": title[:100], "is_primary": is_primary},
+    )
+    audit_record(
+        user=user,
+        action=AuditLog.Action.UPDATE,
+        entity="contact",
+        obj=contact,
+        changes={"companies": [None, company.pk]},
+    )
+    index_contact(contact)
+    return link
+
+
+@transaction.atomic
+def consent_set(
+    *, user: User, contact: Contact, channel: str, status: str, source: str = ""
+) -> Consent:
+    _require_may_write(user)
+    if not can_read(user, "contact", contact):
+        raise NotFoundError()
+    errors: dict[str, str] = {}
+    _choice(channel, ConsentChannel, "channel", errors)
+    _choice(status, Consent.Status, "status", errors)
+    if errors:
+        raise ValidationFailedError(fields=errors)
+    existing = Consent.objects.filter(contact=contact, channel=channel).first()
+    old = existing.status if existing else None
+    consent, _created = Consent.objects.update_or_create(
+        contact=contact,
+        channel=channel,
+        defaults={"status": status, "at": timezone.now(), "source": (source or "")[:200]},
+    )
+    if old != status:
+        audit_record(
+            user=user,
+            action=AuditLog.Action.UPDATE,
+            entity="contact",
+            obj=contact,
+            changes={f"consent.{channel}": [old, status]},
+        )
+    return consent
+
+
+# --- companies ----------------------------------------------------------------------------
+
+
+def _company_clean(user: User, data: dict[str, Any], company: Company | None) -> dict[str, Any]:
+    errors: dict[str, str] = {}
+    _unknown(data, COMPANY_FIELDS, errors)
+    values: dict[str, Any] = {}
+    for field in COMPANY_TEXT_FIELDS:
+        if field in data:
+            values[field] = _text(Company, field, data[field], errors)
+    if "tax_id" in values and values["tax_id"] and not values["tax_id"].replace(" ", "").isalnum():
+        errors["tax_id"] = "A tax id has only letters and digits."
+    if "size" in data:
+        values["size"] = _choice(data["size"] or "", CompanySize, "size", errors)
+    if "emails" in data:
+        values["emails"] = _emails(data["emails"], "emails", errors)
+    if "phones" in data:
+        values["phones"] = _phones(data["phones"], "phones", errors)
+    if "tags" in data:
+        values["tags"] = _tags(data["tags"], errors)
+    if "owner_id" in data:
+        owner_id = _owner(user, data["owner_id"], errors)
+        if owner_id is not None:
+            values["owner_id"] = owner_id
+    if "custom" in data:
+        if not isinstance(data["custom"], dict):
+            errors["custom"] = "Expected an object of custom field values."
+        else:
+            try:
+                values["custom"] = custom_values_clean(
+                    entity="company",
+                    values=data["custom"],
+                    current=company.custom if company else None,
+                )
+            except ValidationFailedError as exc:
+                errors.update(exc.fields)
+    elif company is None:
+        try:
+            values["custom"] = custom_values_clean(entity="company", values={}, current=None)
+        except ValidationFailedError as exc:
+            errors.update(exc.fields)
+    if (company is None or "name" in data) and not values.get("name") and "name" not in errors:
+        errors["name"] = "A company needs a name."
+    if errors:
+        raise ValidationFailedError("Some fields are invalid.", fields=errors)
+    return values
+
+
+def _company_snapshot(company: Company, fields) -> dict[str, Any]:
+    return {f: tags_from_db(company.tags) if f == "tags" else getattr(company, f) for f in fields}
+
+
+@transaction.atomic
+def company_create(*, user: User, data: dict[str, Any]) -> Company:
+    _require_may_write(user)
+    values = _company_clean(user, data, None)
+    values.setdefault("owner_id", user.pk)
+    company = Company.objects.create(**values)
+    after = _company_snapshot(company, [k for k in data if k in COMPANY_FIELDS])
+    audit_record(
+        user=user,
+        action=AuditLog.Action.CREATE,
+        entity="company",
+        obj=company,
+        changes=audit_diff({}, after),
+    )
+    index_company(company)
+    return company
+
+
+@transaction.atomic
+def company_update(
+    *, user: User, company: Company, data: dict[str, Any], expected_version: int | None = None
+) -> Company:
+    company = Company.objects.select_for_update().get(pk=company.pk)
+    _require_write(user, "company", company)
+    _check_version(company, expected_version)
+    values = _company_clean(user, data, company)
+    before = _company_snapshot(company, [k for k in data if k in COMPANY_FIELDS])
+    for key, value in values.items():
+        setattr(company, key, value)
+    company.version += 1
+    company.updated_at = timezone.now()
+    company.save(update_fields=[*values, "version", "updated_at"])
+    changes = audit_diff(before, _company_snapshot(company, list(before)))
+    audit_record(
+        user=user, action=AuditLog.Action.UPDATE, entity="company", obj=company, changes=changes
+    )
+    index_company(company)
+    if "name" in values:
+        for contact in company.contacts.all():
+            index_contact(contact)
+    return company
+
+
+@transaction.atomic
+def company_delete(*, user: User, company: Company, expected_version: int | None = None) -> None:
+    company = Company.objects.select_for_update().get(pk=company.pk)
+    _require_write(user, "company", company)
+    _check_version(company, expected_version)
+    audit_record(
+        user=user,
+        action=AuditLog.Action.DELETE,
+        entity="company",
+        obj=company,
+        changes={"name": [company.name, None], "tax_id": [company.tax_id, None]},
+    )
+    unindex("company", company.pk)
+    RecordShare.objects.filter(entity="company", object_id=company.pk).delete()
+    company.delete()
+
+
+# --- sharing ------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def record_share(
+    *, user: User, entity: str, obj, target: User, can_edit: bool = True
+) -> RecordShare:
+    _require_write(user, entity, obj)
+    if not target.is_active:
+        raise ValidationFailedError(fields={"user_id": "That user is not active."})
+    share, _created = RecordShare.objects.update_or_create(
+        entity=entity, object_id=obj.pk, user=target, defaults={"can_edit": can_edit}
+    )
+    audit_record(
+        user=user,
+        action=AuditLog.Action.UPDATE,
+        entity=entity,
+        obj=obj,
+        changes={"shared_with": [None, target.username]},
+    )
+    return share
+
+
+@transaction.atomic
+def record_unshare(*, user: User, entity: str, obj, target: User) -> None:
+    _require_write(user, entity, obj)
+    deleted, _ = RecordShare.objects.filter(entity=entity, object_id=obj.pk, user=target).delete()
+    if deleted:
+        audit_record(
+            user=user,
+            action=AuditLog.Action.UPDATE,
+            entity=entity,
+            obj=obj,
+            changes={"shared_with": [target.username, None]},
+        )
+
+
+# --- interactions -------------------------------------------------------------------------
+
+
+def _interaction_clean(
+    user: User, data: dict[str, Any], interaction: Interaction | None
+) -> dict[str, Any]:
+    errors: dict[str, str] = {}
+    _unknown(data, INTERACTION_FIELDS, errors)
+    values: dict[str, Any] = {}
+    for field in ("subject", "outcome", "related_type"):
+        if field in data:
+            values[field] = _text(Interaction, field, data[field], errors)
+    if "body" in data:
+        body = data["body"] or ""
+        if not isinstance(body, str):
+            errors["body"] = "Expected text."
+        elif len(body) > 100_000:
+            errors["body"] = "At most 100000 characters."
+        else:
+            values["body"] = body
+    if "kind" in data:
+        values["kind"] = _choice(data["kind"], InteractionKind, "kind", errors)
+    if "channel" in data and data["channel"]:
+        values["channel"] = _choice(data["channel"], Channel, "channel", errors)
+    if "direction" in data:
+        values["direction"] = _choice(data["direction"], Direction, "direction", errors)
+    for field in ("occurred_at", "due_at", "remind_at"):
+        if field in data:
+            values[field] = _datetime(data[field], field, errors)
+    if "duration_seconds" in data:
+        duration = data["duration_seconds"]
+        if duration in (None, ""):
+            values["duration_seconds"] = None
+        elif isinstance(duration, bool) or not str(duration).isdigit():
+            errors["duration_seconds"] = "Expected a whole number of seconds."
+        elif int(duration) > 7 * 24 * 3600:
+            errors["duration_seconds"] = "At most a week."
+        else:
+            values["duration_seconds"] = int(duration)
+    if "related_id" in data:
+        rid = data["related_id"]
+        if rid in (None, ""):
+            values["related_id"] = None
+        elif isinstance(rid, bool) or not str(rid).isdigit() or int(rid) > 2**62:
+            errors["related_id"] = "Expected an id."
+        else:
+            values["related_id"] = int(rid)
+    if "planned" in data:
+        if not isinstance(data["planned"], bool):
+            errors["planned"] = "Expected true or false."
+        else:
+            values["planned"] = data["planned"]
+    if "contact_id" in data:
+        values["contact"] = _related(user, Contact, "contact", data["contact_id"], errors)
+    if "company_id" in data:
+        values["company"] = _related(user, Company, "company", data["company_id"], errors)
+    if "assignee_id" in data:
+        aid = data["assignee_id"]
+        if aid in (None, ""):
+            values["assignee_id"] = None
+        else:
+            try:
+                assignee = User.objects.get(pk=int(aid), is_active=True)
+                values["assignee_id"] = assignee.pk
+            except (User.DoesNotExist, TypeError, ValueError):
+                errors["assignee_id"] = f"No active user with id {aid}."
+    merged = {
+        "kind": getattr(interaction, "kind", None),
+        "planned": getattr(interaction, "planned", False),
+        "due_at": getattr(interaction, "due_at", None),
+        "contact": getattr(interaction, "contact", None),
+        "company": getattr(interaction, "company", None),
+        **values,
+    }
+    if interaction is None and not merged["kind"] and "kind" not in errors:
+        if merged["planned"]:
+            values["kind"] = merged["kind"] = InteractionKind.TASK
+        else:
+            errors["kind"] = "Say what kind of interaction this is."
+    if merged["planned"] and not merged["due_at"] and "due_at" not in errors:
+        errors["due_at"] = "A planned interaction needs a due time."
+    if (
+        merged["contact"] is None
+        and merged["company"] is None
+        and "contact_id" not in errors
+        and "company_id" not in errors
+    ):
+        errors["contact_id"] = "Attach the interaction to a contact or a company."
+    if errors:
+        raise ValidationFailedError("Some fields are invalid.", fields=errors)
+    return values
+
+
+def _related(user: User, model, entity: str, value: Any, errors: dict[str, str]):
+    if value in (None, ""):
+        return None
+    try:
+        obj = model.objects.get(pk=int(value))
+    except (model.DoesNotExist, TypeError, ValueError, OverflowError):
+        obj = None
+    if obj is None or not can_read(user, entity, obj):
+        errors[f"{entity}_id"] = f"No {entity} with id {value}."
+        return None
+    return obj
+
+
+def interaction_can_write(user: User, interaction: Interaction) -> bool:
+    scope = scope_for(user)
+    if not scope.may_write:
+        return False
+    if scope.write_all or user.pk in (interaction.user_id, interaction.assignee_id):
+        return True
+    if interaction.contact_id and can_write(user, "contact", interaction.contact):
+        return True
+    return bool(interaction.company_id and can_write(user, "company", interaction.company))
+
+
+@transaction.atomic
+def interaction_create(*, user: User, data: dict[str, Any]) -> Interaction:
+    _require_may_write(user)
+    values = _interaction_clean(user, data, None)
+    kind = values["kind"]
+    values.setdefault("channel", DEFAULT_CHANNEL.get(kind, Channel.OTHER))
+    if values.get("planned"):
+        values.setdefault("assignee_id", user.pk)
+        values["occurred_at"] = values["due_at"]
+        values.setdefault("direction", Direction.OUT)
+    elif not values.get("occurred_at"):
+        values["occurred_at"] = timezone.now()
+    if kind in {InteractionKind.NOTE, InteractionKind.TASK}:
+        values.setdefault("direction", Direction.INTERNAL)
+    interaction = Interaction.objects.create(user=user, **values)
+    target = interaction.contact or interaction.company
+    audit_record(
+        user=user,
+        action=AuditLog.Action.CREATE,
+        entity="interaction",
+        obj=interaction,
+        changes={"kind": [None, kind], "on": [None, str(target)]},
+    )
+    return interaction
+
+
+@transaction.atomic
+def interaction_update(
+    *,
+    user: User,
+    interaction: Interaction,
+    data: dict[str, Any],
+    expected_version: int | None = None,
+) -> Interaction:
+    interaction = Interaction.objects.select_for_update().get(pk=interaction.pk)
+    if not interaction_can_write(user, interaction):
+        raise PermissionDeniedError("You can view this interaction but not change it.")
+    _check_version(interaction, expected_version)
+    values = _interaction_clean(user, data, interaction)
+    before = {k: getattr(interaction, k) for k in values}
+    for key, value in values.items():
+        setattr(interaction, key, value)
+    if interaction.planned and "due_at" in values and not interaction.done:
+        interaction.occurred_at = interaction.due_at
+        values["occurred_at"] = interaction.due_at
+    interaction.version += 1
+    interaction.updated_at = timezone.now()
+    update_fields = [
+        ("contact_id" if k == "contact" else "company_id" if k == "company" else k) for k in values
+    ]
+    interaction.save(update_fields=[*set(update_fields), "version", "updated_at"])
+    audit_record(
+        user=user,
+        action=AuditLog.Action.UPDATE,
+        entity="interaction",
+        obj=interaction,
+        changes=audit_diff(before, {k: getattr(interaction, k) for k in before}),
+    )
+    return interaction
+
+
+@transaction.atomic
+def interaction_delete(
+    *, user: User, interaction: Interaction, expected_version: int | None = None
+) -> None:
+    interaction = Interaction.objects.select_for_update().get(pk=interaction.pk)
+    if not interaction_can_write(user, interaction):
+        raise PermissionDeniedError("You can view this interaction but not delete it.")
+    _check_version(interaction, expected_version)
+    audit_record(
+        user=user,
+        action=AuditLog.Action.DELETE,
+        entity="interaction",
+        obj=interaction,
+        changes={"subject": [interaction.subject, None]},
+    )
+    interaction.delete()
+
+
+@transaction.atomic
+def task_complete(*, user: User, interaction: Interaction, outcome: str = "") -> Interaction:
+    interaction = Interaction.objects.select_for_update().get(pk=interaction.pk)
+    if not interaction_can_write(user, interaction):
+        raise PermissionDeniedError("You can view this task but not complete it.")
+    if not interaction.planned:
+        raise ValidationFailedError(fields={"planned": "Only planned interactions can be done."})
+    if interaction.done:
+        return interaction
+    now = timezone.now()
+    interaction.done = True
+    interaction.done_at = now
+    interaction.occurred_at = now
+    if outcome:
+        interaction.outcome = outcome[:255]
+    interaction.version += 1
+    interaction.updated_at = now
+    interaction.save(
+        update_fields=["done", "done_at", "occurred_at", "outcome", "version", "updated_at"]
+    )
+    audit_record(
+        user=user,
+        action=AuditLog.Action.UPDATE,
+        entity="interaction",
+        obj=interaction,
+        changes={"done": [False, True]},
+    )
+    return interaction
+
+
+@transaction.atomic
+def task_reopen(*, user: User, interaction: Interaction) -> Interaction:
+    interaction = Interaction.objects.select_for_update().get(pk=interaction.pk)
+    if not interaction_can_write(user, interaction):
+        raise PermissionDeniedError("You can view this task but not change it.")
+    if not interaction.done:
+        return interaction
+    interaction.done = False
+    interaction.done_at = None
+    interaction.occurred_at = interaction.due_at or interaction.occurred_at
+    interaction.version += 1
+    interaction.updated_at = timezone.now()
+    interaction.save(update_fields=["done", "done_at", "occurred_at", "version", "updated_at"])
+    audit_record(
+        user=user,
+        action=AuditLog.Action.UPDATE,
+        entity="interaction",
+        obj=interaction,
+        changes={"done": [True, False]},
+    )
+    return interaction

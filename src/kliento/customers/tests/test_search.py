@@ -1,0 +1,90 @@
+import pytest
+
+from kliento.customers import services
+from kliento.customers.search import levenshtein, search
+
+
+@pytest.fixture
+def people(org):
+    company = services.company_create(
+        user=org.rep, data={"name": "Ромашка", "tax_id": "7701234567"}
+    )
+    petrov = services.contact_create(
+        user=org.rep,
+        data={
+            "first_name": "Иван",
+            "last_name": "Петров",
+            "emails": ["ivan.petrov@mail.ru"],
+            "phones": ["+7 916 123-45-67"],
+            "companies": [{"company_id": company.pk}],
+        },
+    )
+    smith = services.contact_create(
+        user=org.rep,
+        data={"first_name": "John", "last_name": "Smith", "emails": ["john@smith.co.uk"]},
+    )
+    hidden = services.contact_create(
+        user=org.other_rep,
+        data={"first_name": "Мария", "last_name": "Кузнецова", "emails": ["maria@example.com"]},
+    )
+    return {"company": company, "petrov": petrov, "smith": smith, "hidden": hidden}
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "Петров",
+        "Petrov",
+        "petrov ivan",
+        "Петроф",
+        "Pterov",
+        "Ivn Petrv",
+        "ivan.petrov@mail.ru",
+        "8 (916) 123-45-67",
+        "+79161234567",
+        "916 123 45 67",
+    ],
+)
+def test_search_finds_petrov_however_typed(org, people, query):
+    hits = search(user=org.rep, q=query)
+    assert hits[0].entity == "contact" and hits[0].id == people["petrov"].pk
+    assert hits[0].title == "Иван Петров"
+
+
+@pytest.mark.parametrize("query", ["Romashka", "ромашко", "7701234567"])
+def test_search_finds_companies_by_name_and_tax_id(org, people, query):
+    hits = search(user=org.rep, q=query)
+    assert (hits[0].entity, hits[0].id) == ("company", people["company"].pk)
+
+
+def test_hidden_record_only_says_it_exists_and_whose(org, people):
+    hits = search(user=org.rep, q="Kuznetsova")
+    assert len(hits) == 1
+    hit = hits[0]
+    assert (hit.visible, hit.id, hit.title, hit.subtitle) == (False, None, "", "")
+    assert hit.owner_name == org.other_rep.display_name
+
+
+def test_admin_sees_every_hit_in_full(org, people):
+    hits = search(user=org.admin, q="Кузнецова")
+    assert [(h.visible, h.id) for h in hits] == [(True, people["hidden"].pk)]
+
+
+def test_nonsense_and_short_queries_find_nothing(org, people):
+    assert search(user=org.admin, q="zzqqxx") == []
+    assert search(user=org.admin, q="a") == []
+
+
+def test_search_follows_updates_and_deletes(org, people):
+    services.contact_update(user=org.rep, contact=people["smith"], data={"last_name": "Jones"})
+    assert search(user=org.rep, q="Jones")[0].id == people["smith"].pk
+    services.contact_delete(user=org.rep, contact=people["smith"])
+    assert search(user=org.rep, q="Jones") == []
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "d"),
+    [("ivanov", "ivanov", 0), ("ivanov", "ivonov", 1), ("petrov", "petorv", 1), ("abc", "xyz", 3)],
+)
+def test_levenshtein(a, b, d):
+    assert levenshtein(a, b) == d
