@@ -941,3 +941,49 @@ def task_reopen(*, user: User, interaction: Interaction) -> Interaction:
         changes={"done": [True, False]},
     )
     return interaction
+
+
+# --- reminders ----------------------------------------------------------------------------
+
+
+def task_reminders_send(*, now: datetime | None = None, batch: int = 200) -> int:
+    """Email the assignee of every open task whose reminder time has come; once per task.
+
+    Each task is claimed by setting reminded_at in its own transaction, so a retried or
+    concurrent run never reminds twice. Returns how many reminders were sent.
+    """
+    from django.conf import settings
+    from django.core.mail import send_mail
+
+    now = now or timezone.now()
+    due_ids = list(
+        Interaction.objects.filter(
+            planned=True, done=False, remind_at__lte=now, reminded_at__isnull=True
+        ).values_list("id", flat=True)[:batch]
+    )
+    sent = 0
+    for pk in due_ids:
+        with transaction.atomic():
+            claimed = Interaction.objects.filter(pk=pk, reminded_at__isnull=True).update(
+                reminded_at=now
+            )
+            if not claimed:
+                continue
+            task = Interaction.objects.select_related("assignee", "contact", "company").get(pk=pk)
+            if not task.assignee or not task.assignee.email:
+                continue
+            who = task.contact or task.company
+            subject = f"Reminder: {task.subject or task.get_kind_display()}"
+            body = (
+                f"{task.get_kind_display()}: {task.subject}\n"
+                f"Customer: {who}\n"
+                f"Due: {timezone.localtime(task.due_at):%Y-%m-%d %H:%M}\n\n{task.body}"
+            )
+            recipient = task.assignee.email
+            transaction.on_commit(
+                lambda s=subject, b=body, r=recipient: send_mail(
+                    s, b, settings.DEFAULT_FROM_EMAIL, [r], fail_silently=False
+                )
+            )
+            sent += 1
+    return sent

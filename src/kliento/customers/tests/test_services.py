@@ -211,3 +211,25 @@ def test_company_create_and_link(org):
     with pytest.raises(ValidationFailedError) as exc:
         services.company_create(user=org.rep, data={"name": ""})
     assert "name" in exc.value.fields
+
+
+def test_reminders_are_sent_once_per_task(org, contact_factory, mailoutbox,
+                                          django_capture_on_commit_callbacks):
+    org.rep.email = "rep@example.com"
+    org.rep.save(update_fields=["email"])
+    contact = contact_factory(owner=org.rep, first_name="Oleg", last_name="Ivanov")
+    now = timezone.now()
+    task = services.interaction_create(user=org.rep, data={
+        "planned": True, "contact_id": contact.pk, "subject": "Call back",
+        "due_at": now + timedelta(hours=1), "remind_at": now - timedelta(minutes=1)})
+    services.interaction_create(user=org.rep, data={
+        "planned": True, "contact_id": contact.pk, "subject": "Later",
+        "due_at": now + timedelta(days=2), "remind_at": now + timedelta(days=1)})
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.task_reminders_send(now=now) == 1
+        assert services.task_reminders_send(now=now) == 0
+    assert [m.to for m in mailoutbox] == [["rep@example.com"]]
+    assert mailoutbox[0].subject == "Reminder: Call back"
+    assert "Oleg Ivanov" in mailoutbox[0].body
+    task.refresh_from_db()
+    assert task.reminded_at == now
