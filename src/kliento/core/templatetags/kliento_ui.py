@@ -1,0 +1,158 @@
+"""Small presentation helpers shared by every Kliento template."""
+
+from __future__ import annotations
+
+from django import template
+from django.utils.html import format_html
+from django.utils.safestring import mark_safe
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from kliento.customers.normalize import format_phone
+
+register = template.Library()
+
+# Simple 24×24 stroke icons drawn for Kliento.
+_ICONS = {
+    "call": '<path d="M5 4h4l2 5-2.5 1.5a11 11 0 0 0 5 5L15 13l5 2v4a2 2 0 0 1-2 2A16 16 0 0 1 3 6'
+    'a2 2 0 0 1 2-2z"/>',
+    "email": '<rect x="3" y="5" width="18" height="14" rx="2"/><path d="m3 7 9 6 9-6"/>',
+    "meeting": '<circle cx="9" cy="8" r="3"/><circle cx="17" cy="9" r="2.5"/>'
+    '<path d="M3 19c0-3.3 2.7-5 6-5s6 1.7 6 5M15 14.5c3 0 6 1.2 6 4.5"/>',
+    "note": '<path d="M6 3h9l4 4v14H6z"/><path d="M14 3v5h5M9 13h7M9 17h5"/>',
+    "task": '<rect x="4" y="4" width="16" height="16" rx="3"/><path d="m8 12 3 3 5-6"/>',
+    "event": '<rect x="3" y="5" width="18" height="16" rx="2"/><path d="M3 10h18M8 3v4M16 3v4"/>',
+    "chat": '<path d="M4 5h16v11H9l-5 4z"/>',
+    "sms": '<path d="M4 5h16v11H9l-5 4z"/><path d="M8 10h8"/>',
+    "social": '<circle cx="6" cy="12" r="2.5"/><circle cx="18" cy="6" r="2.5"/>'
+    '<circle cx="18" cy="18" r="2.5"/><path d="m8.2 10.8 7.6-3.6M8.2 13.2l7.6 3.6"/>',
+    "webform": '<rect x="3" y="4" width="18" height="16" rx="2"/><path d="M7 9h10M7 13h6"/>',
+    "ad_click": '<path d="m5 5 6 14 2-6 6-2z"/>',
+    "visit": '<path d="M12 21s-7-6.2-7-11a7 7 0 0 1 14 0c0 4.8-7 11-7 11z"/>'
+    '<circle cx="12" cy="10" r="2.5"/>',
+    "purchase": '<path d="M4 5h2l2 11h10l2-8H7"/><circle cx="9" cy="20" r="1.3"/>'
+    '<circle cx="17" cy="20" r="1.3"/>',
+    "ticket": '<path d="M3 8V6h18v2a2 2 0 0 0 0 4v2a2 2 0 0 0 0 4v0H3v-4a2 2 0 0 0 0-4z"/>',
+    "contact": '<circle cx="12" cy="8" r="4"/><path d="M4 21c0-4 3.6-6 8-6s8 2 8 6"/>',
+    "company": '<path d="M4 21V5l8-2v18M12 9h8v12M4 21h17M7 8h2M7 12h2M7 16h2M15 13h2M15 17h2"/>',
+    "search": '<circle cx="11" cy="11" r="6.5"/><path d="m16 16 4.5 4.5"/>',
+    "lock": '<rect x="5" y="11" width="14" height="10" rx="2"/><path d="M8 11V8a4 4 0 0 1 8 0v3"/>',
+    "plus": '<path d="M12 5v14M5 12h14"/>',
+    "clock": '<circle cx="12" cy="12" r="9"/><path d="M12 7v5l3 2"/>',
+    "edit": '<path d="M4 20h4L19 9l-4-4L4 16z"/>',
+    "home": '<path d="M4 11 12 4l8 7v9h-5v-6H9v6H4z"/>',
+    "inbox": '<path d="M3 13h5l1 3h6l1-3h5M5 5h14l2 8v6H3v-6z"/>',
+}
+
+
+@register.simple_tag
+def icon(name: str, size: int = 18) -> str:
+    body = _ICONS.get("event" if name == "calendar" else name, _ICONS["note"])
+    return mark_safe(
+        f'<svg width="{int(size)}" height="{int(size)}" viewBox="0 0 24 24" fill="none" '
+        f'stroke="currentColor" stroke-width="1.8" stroke-linecap="round" '
+        f'stroke-linejoin="round" aria-hidden="true">{body}</svg>'
+    )
+
+
+@register.filter
+def initials(value) -> str:
+    text = str(value or "").strip()
+    parts = [p for p in text.replace("@", " ").split() if p[:1].isalnum()]
+    if not parts:
+        return "?"
+    if len(parts) == 1:
+        return parts[0][:2].upper()
+    return (parts[0][0] + parts[-1][0]).upper()
+
+
+@register.filter
+def phone(value: str) -> str:
+    return format_phone(value or "")
+
+
+@register.filter
+def get(mapping, key):
+    if not mapping:
+        return None
+    try:
+        return mapping.get(key)
+    except AttributeError:
+        return None
+
+
+@register.filter
+def duration(seconds) -> str:
+    if not seconds:
+        return ""
+    seconds = int(seconds)
+    minutes, sec = divmod(seconds, 60)
+    if minutes >= 60:
+        hours, minutes = divmod(minutes, 60)
+        return f"{hours}:{minutes:02d}:{sec:02d}"
+    return f"{minutes}:{sec:02d}"
+
+
+@register.simple_tag
+def field_error(errors, name):
+    """The error text for one field, rendered beside it (errors is a {field: message} dict)."""
+    message = (errors or {}).get(name)
+    if not message:
+        return ""
+    return format_html('<div class="field-error" role="alert">{}</div>', message)
+
+
+@register.simple_tag
+def err_class(errors, name):
+    return " has-error" if (errors or {}).get(name) else ""
+
+
+# Audit rows name fields by their attribute; show the model's verbose name instead.
+_AUDIT_EXTRA = {
+    "companies": gettext_lazy("companies"),
+    "shared_with": gettext_lazy("shared with"),
+    "on": gettext_lazy("on"),
+    "done": gettext_lazy("done"),
+    "name": gettext_lazy("name"),
+    "owner_id": gettext_lazy("owner"),
+}
+
+
+@register.simple_tag
+def field_label(entity: str, key: str) -> str:
+    from django.apps import apps
+
+    if key.startswith("consent."):
+        from kliento.customers.models import ConsentChannel
+
+        channel = key.split(".", 1)[1]
+        label = dict(ConsentChannel.choices).get(channel, channel)
+        return f"{_('consent')} · {label}"
+    if key.startswith("custom."):
+        return key.split(".", 1)[1]
+    model_name = {"contact": "Contact", "company": "Company", "interaction": "Interaction"}.get(
+        entity
+    )
+    if model_name:
+        model = apps.get_model("customers", model_name)
+        name = key[:-3] if key.endswith("_id") else key
+        try:
+            return str(model._meta.get_field(name).verbose_name)
+        except Exception:  # noqa: BLE001 - unknown keys fall through to the table below
+            pass
+    return str(_AUDIT_EXTRA.get(key, key.replace("_", " ")))
+
+
+@register.filter
+def audit_value(value) -> str:
+    if value is None or value == "" or value == []:
+        return "—"
+    if value is True:
+        return str(_("yes"))
+    if value is False:
+        return str(_("no"))
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    if isinstance(value, dict):
+        return ", ".join(f"{k}: {v}" for k, v in value.items())
+    return str(value)

@@ -1,0 +1,175 @@
+"""Web UI of the core: sign in/out, language switch, saved views, error pages."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+
+from kliento.conftest import PASSWORD
+from kliento.core.models import SavedView
+
+
+def test_login_page_renders_the_form(db):
+    response = Client().get("/login/")
+
+    assert response.status_code == 200
+    assert b'name="username"' in response.content
+    assert b'name="csrfmiddlewaretoken"' in response.content
+
+
+def test_login_with_the_right_password_goes_home(org):
+    client = Client()
+
+    response = client.post("/login/", {"username": "rep", "password": PASSWORD})
+
+    assert response.status_code == 302
+    assert response["Location"] == "/"
+    assert client.get("/").status_code == 200
+
+
+def test_login_with_a_wrong_password_shows_an_error(org):
+    client = Client()
+
+    response = client.post("/login/", {"username": "rep", "password": "nope"})
+
+    assert response.status_code == 200
+    assert b"alert-error" in response.content
+    assert "_auth_user_id" not in client.session
+
+
+def test_pages_need_a_signed_in_user(db):
+    response = Client().get("/contacts/")
+
+    assert response.status_code == 302
+    assert response["Location"] == "/login/?next=/contacts/"
+
+
+def test_logout_is_a_post(org, login):
+    client = login(org.rep)
+
+    assert client.get("/logout/").status_code == 405
+    response = client.post("/logout/")
+
+    assert response.status_code == 302
+    assert "_auth_user_id" not in client.session
+
+
+def test_csrf_is_enforced_on_login(org):
+    client = Client(enforce_csrf_checks=True)
+
+    response = client.post("/login/", {"username": "rep", "password": PASSWORD})
+
+    assert response.status_code == 403
+
+
+def test_language_switch_is_stored_on_the_user(org, login):
+    client = login(org.rep)
+
+    response = client.post("/account/language/", {"language": "ru", "next": "/contacts/"})
+
+    assert response.status_code == 302
+    assert response["Location"] == "/contacts/"
+    org.rep.refresh_from_db()
+    assert org.rep.language == "ru"
+    page = client.get("/contacts/").content.decode()
+    assert "<h1>Контакты</h1>" in page
+    assert 'lang="ru"' in page
+
+
+def test_language_switch_rejects_unknown_languages(org, login):
+    client = login(org.rep)
+
+    client.post("/account/language/", {"language": "xx"})
+
+    org.rep.refresh_from_db()
+    assert org.rep.language == "en"
+
+
+def test_language_switch_ignores_an_offsite_next(org, login):
+    client = login(org.rep)
+
+    response = client.post(
+        "/account/language/", {"language": "ru", "next": "https://evil.example/"}
+    )
+
+    assert response["Location"] == "/"
+
+
+def test_anonymous_visitors_switch_language_with_a_cookie(db):
+    client = Client()
+
+    client.post("/i18n/setlang/", {"language": "ru", "next": "/login/"})
+
+    assert "Вход в CRM" in client.get("/login/").content.decode()
+
+
+def test_saved_view_is_created_from_the_list_query(org, login):
+    client = login(org.rep)
+
+    response = client.post(
+        "/saved-views/",
+        {"entity": "contact", "name": "My leads", "query": "stage=lead&sort=-updated"},
+        HTTP_HX_REQUEST="true",
+    )
+
+    assert response.status_code == 200
+    view = SavedView.objects.get(user=org.rep)
+    assert (view.entity, view.name, view.query) == (
+        "contact",
+        "My leads",
+        "stage=lead&sort=-updated",
+    )
+    assert b'href="/contacts/?stage=lead&amp;sort=-updated"' in response.content
+
+
+def test_saved_view_needs_a_name(org, login):
+    client = login(org.rep)
+
+    response = client.post(
+        "/saved-views/",
+        {"entity": "contact", "name": " ", "query": "stage=lead"},
+        HTTP_HX_REQUEST="true",
+    )
+
+    assert response.status_code == 200
+    assert b'aria-invalid="true"' in response.content
+    assert SavedView.objects.count() == 0
+
+
+def test_saved_view_of_someone_else_cannot_be_deleted(org, login):
+    view = SavedView.objects.create(user=org.rep_peer, entity="contact", name="Peer", query="")
+    client = login(org.rep)
+
+    response = client.post(f"/saved-views/{view.pk}/delete/", {"entity": "contact"})
+
+    assert response.status_code == 404
+    assert SavedView.objects.filter(pk=view.pk).exists()
+
+
+def test_saved_view_is_deleted_by_its_owner(org, login):
+    view = SavedView.objects.create(user=org.rep, entity="contact", name="Mine", query="tag=vip")
+    client = login(org.rep)
+
+    response = client.post(f"/saved-views/{view.pk}/delete/", {"entity": "contact"})
+
+    assert response.status_code == 302
+    assert response["Location"] == "/contacts/"
+    assert not SavedView.objects.filter(pk=view.pk).exists()
+
+
+@pytest.mark.parametrize("url", ["/contacts/999999/", "/companies/999999/", "/no-such-page/"])
+def test_missing_pages_use_the_styled_404(org, login, url):
+    response = login(org.rep).get(url)
+
+    assert response.status_code == 404
+    assert "yours to see" in response.content.decode()
+    assert b"kliento.css" in response.content
+
+
+def test_the_500_page_renders_without_a_request():
+    from django.template.loader import render_to_string
+
+    html = render_to_string("500.html")
+
+    assert "Something went wrong on our side" in html
+    assert "/static/kliento/kliento.css" in html

@@ -1,0 +1,614 @@
+"""Web UI of the customer database: home, lists, detail pages, forms, tasks, search.
+
+Views parse the request, call a selector or a service, and render; a request from htmx gets the
+fragment it swaps in. Visibility lives in the selectors and services, never here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import urlencode
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods, require_POST
+
+from kliento.core.errors import BadCursorError, StaleVersionError, ValidationFailedError
+from kliento.core.models import CustomField, User
+from kliento.core.permissions import can_write, scope_for
+from kliento.core.views import saved_views_context, ui_errors
+from kliento.customers import forms, search, selectors, services
+from kliento.customers.models import (
+    Channel,
+    CompanySize,
+    Consent,
+    ConsentChannel,
+    Gender,
+    InteractionKind,
+    LifecycleStage,
+)
+
+PAGE_SIZE = 50
+TIMELINE_PAGE = 30
+
+
+def _page(request: HttpRequest, template: str, context: dict[str, Any], partial: str = ""):
+    """Render the full page, or only `partial` when htmx asks for a fragment."""
+    if partial and request.htmx and not request.htmx.boosted:
+        return render(request, partial, context)
+    return render(request, template, context)
+
+
+def _active_users():
+    return list(User.objects.filter(is_active=True).order_by("first_name", "last_name", "username"))
+
+
+# --- home and tasks -----------------------------------------------------------------------
+
+
+@login_required
+def home(request: HttpRequest) -> HttpResponse:
+    tasks = selectors.my_tasks(user=request.user)
+    context = {
+        "section": "home",
+        "tasks": tasks,
+        "task_total": sum(len(v) for v in tasks.values()),
+        "activity": selectors.recent_activity(user=request.user, limit=15),
+    }
+    return render(request, "customers/home.html", context)
+
+
+TASK_KINDS = [
+    ("task", InteractionKind.TASK.label),
+    ("call", InteractionKind.CALL.label),
+    ("meeting", InteractionKind.MEETING.label),
+]
+
+
+@login_required
+def task_list(request: HttpRequest) -> HttpResponse:
+    kind = request.GET.get("kind", "")
+    tasks = selectors.my_tasks(user=request.user)
+    done = selectors.tasks_done_recently(user=request.user, limit=20)
+    if kind:
+        tasks = {group: [t for t in items if t.kind == kind] for group, items in tasks.items()}
+        done = [t for t in done if t.kind == kind]
+    context = {
+        "section": "tasks",
+        "tasks": tasks,
+        "done": done,
+        "kind": kind,
+        "kinds": [(k, InteractionKind(k).label) for k in forms.PLAN_KINDS],
+        "task_total": sum(len(v) for v in tasks.values()),
+    }
+    return _page(
+        request, "customers/task_list.html", context, "customers/partials/_task_board.html"
+    )
+
+
+@login_required
+@require_POST
+@ui_errors
+def task_complete(request: HttpRequest, pk: int) -> HttpResponse:
+    task = selectors.interaction_get_for_user(user=request.user, pk=pk, for_write=True)
+    if request.POST.get("undo"):
+        task = services.task_reopen(user=request.user, interaction=task)
+    else:
+        task = services.task_complete(user=request.user, interaction=task)
+    if request.htmx:
+        return render(request, "customers/partials/_task.html", {"task": task})
+    messages.success(request, _("Task completed."))
+    return redirect(request.POST.get("next") or reverse("task_list"))
+
+
+# --- search -------------------------------------------------------------------------------
+
+
+@login_required
+def search_page(request: HttpRequest) -> HttpResponse:
+    q = request.GET.get("q", "").strip()[:200]
+    hits = search.search(user=request.user, q=q, limit=30) if q else []
+    context = {
+        "search_q": q,
+        "visible_hits": [h for h in hits if h.visible],
+        "hidden_hits": [h for h in hits if not h.visible],
+    }
+    return render(request, "customers/search.html", context)
+
+
+# --- lists --------------------------------------------------------------------------------
+
+CONTACT_FILTER_KEYS = ("q", "stage", "owner_id", "city", "tag", "company_id")
+COMPANY_FILTER_KEYS = ("q", "owner_id", "city", "industry", "size", "tag")
+
+
+def _list_state(request: HttpRequest, entity: str, keys: tuple[str, ...]):
+    """Filters, sort and cursor from the query string; `query` is what a saved view stores."""
+    filters = {k: request.GET.get(k, "").strip() for k in keys if request.GET.get(k, "").strip()}
+    for key, value in request.GET.items():
+        if key.startswith("custom.") and value.strip():
+            filters[key] = value.strip()
+    sort = request.GET.get("sort", "name") or "name"
+    query = urlencode(
+        [(k, v) for k, v in filters.items()] + ([("sort", sort)] if sort != "name" else [])
+    )
+    return filters, sort, request.GET.get("cursor") or None, query
+
+
+def _custom_filter_rows(entity: str, filters: dict[str, str]) -> list[dict]:
+    return [
+        {"field": f, "name": f"custom.{f.key}", "value": filters.get(f"custom.{f.key}", "")}
+        for f in CustomField.objects.filter(entity=entity)
+    ]
+
+
+def _run_list(request: HttpRequest, list_fn, filters, sort, cursor):
+    errors: dict[str, str] = {}
+    notice = ""
+    try:
+        page = list_fn(
+            user=request.user, filters=filters, sort=sort, cursor=cursor, limit=PAGE_SIZE
+        )
+    except BadCursorError:
+        notice = _("That page link has expired; showing the first page.")
+        page = list_fn(user=request.user, filters=filters, sort=sort, limit=PAGE_SIZE)
+    except ValidationFailedError as exc:
+        errors = forms.translate_errors(exc.fields)
+        page = selectors.Page(items=[])
+    return page, errors, notice
+
+
+def _sort_links(sort: str, columns: list[tuple[str, str]]) -> list[dict]:
+    links = []
+    for key, label in columns:
+        if sort == key:
+            target, state = f"-{key}", "asc"
+        elif sort == f"-{key}":
+            target, state = key, "desc"
+        else:
+            target, state = key, ""
+        links.append({"key": key, "label": label, "target": target, "state": state})
+    return links
+
+
+@login_required
+def contact_list(request: HttpRequest) -> HttpResponse:
+    filters, sort, cursor, query = _list_state(request, "contact", CONTACT_FILTER_KEYS)
+    page, errors, notice = _run_list(request, selectors.contact_list, filters, sort, cursor)
+    context = {
+        "section": "contacts",
+        "page": page,
+        "filters": filters,
+        "filter_errors": errors,
+        "notice": notice,
+        "sort": sort,
+        "sorts": _sort_links(
+            sort, [("name", _("Name")), ("updated", _("Updated")), ("created", _("Created"))]
+        ),
+        "stages": LifecycleStage.choices,
+        "owners": _active_users(),
+        "custom_filters": _custom_filter_rows("contact", filters),
+        "has_filters": bool(filters),
+        **saved_views_context(request.user, "contact", query),
+    }
+    return _page(
+        request, "customers/contact_list.html", context, "customers/partials/_contact_results.html"
+    )
+
+
+@login_required
+def company_list(request: HttpRequest) -> HttpResponse:
+    filters, sort, cursor, query = _list_state(request, "company", COMPANY_FILTER_KEYS)
+    page, errors, notice = _run_list(request, selectors.company_list, filters, sort, cursor)
+    context = {
+        "section": "companies",
+        "page": page,
+        "filters": filters,
+        "filter_errors": errors,
+        "notice": notice,
+        "sort": sort,
+        "sorts": _sort_links(
+            sort, [("name", _("Name")), ("updated", _("Updated")), ("created", _("Created"))]
+        ),
+        "sizes": [c for c in CompanySize.choices if c[0]],
+        "owners": _active_users(),
+        "custom_filters": _custom_filter_rows("company", filters),
+        "has_filters": bool(filters),
+        **saved_views_context(request.user, "company", query),
+    }
+    return _page(
+        request, "customers/company_list.html", context, "customers/partials/_company_results.html"
+    )
+
+
+@login_required
+def company_pick(request: HttpRequest) -> HttpResponse:
+    """Companies for the link picker on the contact form (visible ones, by name prefix)."""
+    q = request.GET.get("company_q", "").strip()
+    page = selectors.company_list(user=request.user, filters={"q": q}, limit=8) if q else None
+    return render(
+        request,
+        "customers/partials/_company_pick.html",
+        {"companies": page.items if page else [], "q": q},
+    )
+
+
+# --- detail pages -------------------------------------------------------------------------
+
+
+def _timeline_filters(request: HttpRequest) -> dict[str, str]:
+    return {
+        k: request.GET.get(k, "") for k in ("kind", "channel", "user_id") if request.GET.get(k, "")
+    }
+
+
+def _timeline_context(request, *, contact=None, company=None) -> dict[str, Any]:
+    filters = _timeline_filters(request)
+    try:
+        page = selectors.timeline(
+            user=request.user,
+            contact=contact,
+            company=company,
+            filters=filters,
+            cursor=request.GET.get("cursor") or None,
+            limit=TIMELINE_PAGE,
+        )
+    except (BadCursorError, ValidationFailedError):
+        page = selectors.timeline(
+            user=request.user, contact=contact, company=company, filters={}, limit=TIMELINE_PAGE
+        )
+        filters = {}
+    obj = contact or company
+    entity = "contact" if contact is not None else "company"
+    base = reverse(f"{entity}_timeline", args=[obj.pk])
+    more_url = ""
+    if page.next_cursor:
+        more_url = f"{base}?{urlencode({**filters, 'cursor': page.next_cursor})}"
+    return {"timeline": page, "tl_filters": filters, "more_url": more_url, "timeline_url": base}
+
+
+def _history(entity: str, obj) -> list:
+    """Audit rows of the record; owner changes name people rather than user ids."""
+    rows = selectors.audit_for(entity=entity, object_id=obj.pk, limit=30)
+    ids = {v for r in rows for v in r.changes.get("owner_id", []) if isinstance(v, int)}
+    if ids:
+        names = {u.pk: u.display_name for u in User.objects.filter(pk__in=ids)}
+        for row in rows:
+            if "owner_id" in row.changes:
+                row.changes["owner_id"] = [names.get(v, v) for v in row.changes["owner_id"]]
+    return rows
+
+
+def _detail_context(request: HttpRequest, entity: str, obj) -> dict[str, Any]:
+    kwargs = {entity: obj}
+    worked = selectors.who_worked_with(**kwargs)
+    fields = forms.custom_fields_for(entity)
+    return {
+        "obj": obj,
+        "entity": entity,
+        "can_edit": can_write(request.user, entity, obj),
+        "may_write": scope_for(request.user).may_write,
+        "custom_shown": forms.custom_display(fields, obj.custom or {}),
+        "worked": worked,
+        "history": _history(entity, obj),
+        "kinds": InteractionKind.choices,
+        "channels": Channel.choices,
+        "log_kinds": list(forms.LOG_LABELS.items()),
+        "plan_kinds": [(k, InteractionKind(k).label) for k in forms.PLAN_KINDS],
+        "log_url": reverse(f"{entity}_log", args=[obj.pk]),
+        "plan_url": reverse(f"{entity}_plan", args=[obj.pk]),
+        **_timeline_context(request, **kwargs),
+    }
+
+
+@login_required
+@ui_errors
+def contact_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    contact = selectors.contact_get_for_user(user=request.user, pk=pk)
+    context = _detail_context(request, "contact", contact)
+    links = list(
+        contact.company_links.filter(company__in=selectors.company_qs(request.user))
+        .select_related("company")
+        .order_by("-is_primary", "id")
+    )
+    context.update(
+        {
+            "section": "contacts",
+            "company_links": links,
+            "consents": _consent_rows(contact),
+        }
+    )
+    return render(request, "customers/contact_detail.html", context)
+
+
+@login_required
+@ui_errors
+def company_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    company = selectors.company_get_for_user(user=request.user, pk=pk)
+    context = _detail_context(request, "company", company)
+    contacts = selectors.contact_list(
+        user=request.user, filters={"company_id": company.pk}, limit=20
+    )
+    context.update({"section": "companies", "contacts_page": contacts})
+    return render(request, "customers/company_detail.html", context)
+
+
+def _record(request: HttpRequest, entity: str, pk: int, for_write: bool = False):
+    getter = (
+        selectors.contact_get_for_user if entity == "contact" else selectors.company_get_for_user
+    )
+    return getter(user=request.user, pk=pk, for_write=for_write)
+
+
+@login_required
+@ui_errors
+def record_timeline(request: HttpRequest, entity: str, pk: int) -> HttpResponse:
+    """The timeline fragment: a filter change replaces it, "load more" appends a page."""
+    obj = _record(request, entity, pk)
+    context = {"obj": obj, "entity": entity, **_timeline_context(request, **{entity: obj})}
+    template = (
+        "customers/partials/_timeline_page.html"
+        if request.GET.get("cursor")
+        else "customers/partials/_timeline.html"
+    )
+    return render(request, template, context)
+
+
+# --- consent ------------------------------------------------------------------------------
+
+
+def _consent_rows(contact) -> list[dict]:
+    by_channel = {c.channel: c for c in contact.consents.all()}
+    return [
+        {"channel": value, "label": label, "consent": by_channel.get(value)}
+        for value, label in ConsentChannel.choices
+    ]
+
+
+@login_required
+@require_POST
+@ui_errors
+def consent_toggle(request: HttpRequest, pk: int) -> HttpResponse:
+    contact = selectors.contact_get_for_user(user=request.user, pk=pk)
+    channel = request.POST.get("channel", "")
+    status = request.POST.get("status", "")
+    if channel not in ConsentChannel.values or status not in Consent.Status.values:
+        raise Http404
+    services.consent_set(
+        user=request.user,
+        contact=contact,
+        channel=channel,
+        status=status,
+        source=_("Changed in the web app by %(user)s") % {"user": request.user.display_name},
+    )
+    context = {
+        "obj": contact,
+        "consents": _consent_rows(contact),
+        "may_write": scope_for(request.user).may_write,
+    }
+    if request.htmx:
+        return render(request, "customers/partials/_consent.html", context)
+    return redirect("contact_detail", pk=contact.pk)
+
+
+# --- logging and planning interactions ----------------------------------------------------
+
+
+def _interaction_target(entity: str, obj) -> dict[str, Any]:
+    return {"contact_id": obj.pk} if entity == "contact" else {"company_id": obj.pk}
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+@ui_errors
+def interaction_log(request: HttpRequest, entity: str, pk: int) -> HttpResponse:
+    """The inline "log a call/meeting/note" form (GET) and its submission (POST)."""
+    obj = _record(request, entity, pk)
+    post_url = reverse(f"{entity}_log", args=[obj.pk])
+    if request.method == "GET":
+        kind = request.GET.get("kind", "call")
+        kind = kind if kind in forms.LOG_KINDS else "call"
+        return render(
+            request,
+            "customers/partials/_log_form.html",
+            {
+                "obj": obj,
+                "values": forms.log_defaults(kind),
+                "errors": {},
+                "post_url": post_url,
+                "kind_label": forms.LOG_LABELS[kind],
+            },
+        )
+    data = {**forms.log_data_from_post(request.POST), **_interaction_target(entity, obj)}
+    try:
+        services.interaction_create(user=request.user, data=data)
+    except ValidationFailedError as exc:
+        values = {**forms.log_defaults(data["kind"] or "call"), **request.POST.dict()}
+        kind = data["kind"] if data["kind"] in forms.LOG_LABELS else "call"
+        return render(
+            request,
+            "customers/partials/_log_form.html",
+            {
+                "obj": obj,
+                "values": values,
+                "errors": forms.interaction_errors(exc.fields),
+                "post_url": post_url,
+                "kind_label": forms.LOG_LABELS[kind],
+            },
+        )
+    return _after_interaction(request, entity, obj)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+@ui_errors
+def interaction_plan(request: HttpRequest, entity: str, pk: int) -> HttpResponse:
+    """The inline "plan a task/call/meeting" form and its submission."""
+    obj = _record(request, entity, pk)
+    post_url = reverse(f"{entity}_plan", args=[obj.pk])
+    context = {
+        "obj": obj,
+        "post_url": post_url,
+        "users": _active_users(),
+        "plan_kinds": [(k, InteractionKind(k).label) for k in forms.PLAN_KINDS],
+    }
+    if request.method == "GET":
+        kind = request.GET.get("kind", "task")
+        kind = kind if kind in forms.PLAN_KINDS else "task"
+        return render(
+            request,
+            "customers/partials/_plan_form.html",
+            {**context, "values": forms.plan_defaults(kind, request.user.pk), "errors": {}},
+        )
+    data = {**forms.plan_data_from_post(request.POST), **_interaction_target(entity, obj)}
+    try:
+        services.interaction_create(user=request.user, data=data)
+    except ValidationFailedError as exc:
+        return render(
+            request,
+            "customers/partials/_plan_form.html",
+            {
+                **context,
+                "values": request.POST.dict(),
+                "errors": forms.interaction_errors(exc.fields),
+            },
+        )
+    return _after_interaction(request, entity, obj)
+
+
+def _after_interaction(request: HttpRequest, entity: str, obj) -> HttpResponse:
+    if request.htmx:
+        # The form closes; the timeline (and "who worked with") reload themselves.
+        response = HttpResponse("")
+        response["HX-Trigger"] = "timeline-changed"
+        return response
+    messages.success(request, _("Saved to the timeline."))
+    return redirect(f"{entity}_detail", pk=obj.pk)
+
+
+@login_required
+@ui_errors
+def worked_with(request: HttpRequest, entity: str, pk: int) -> HttpResponse:
+    obj = _record(request, entity, pk)
+    return render(
+        request,
+        "customers/partials/_worked_with.html",
+        {"worked": selectors.who_worked_with(**{entity: obj}), "obj": obj, "entity": entity},
+    )
+
+
+# --- create and edit ----------------------------------------------------------------------
+
+
+def _form_context(request: HttpRequest, entity: str, obj, values, errors, fields) -> dict:
+    context = {
+        "section": "contacts" if entity == "contact" else "companies",
+        "obj": obj,
+        "entity": entity,
+        "values": values,
+        "errors": errors,
+        "email_rows": forms.multi_rows(values.get("emails") or [""], "emails", errors),
+        "phone_rows": forms.multi_rows(values.get("phones") or [""], "phones", errors),
+        "custom_rows": forms.custom_rows(fields, values.get("custom") or {}, errors),
+        "owners": _active_users(),
+        "stages": LifecycleStage.choices,
+        "genders": Gender.choices,
+        "channels": ConsentChannel.choices,
+        "sizes": CompanySize.choices,
+        "social_networks": list(forms.SOCIAL_LABELS.items()),
+        "version": request.POST.get("version") or (obj.version if obj else ""),
+        "conflict": False,
+    }
+    return context
+
+
+def _edit(request: HttpRequest, entity: str, pk: int | None) -> HttpResponse:
+    fields = forms.custom_fields_for(entity)
+    obj = _record(request, entity, pk, for_write=True) if pk else None
+    is_contact = entity == "contact"
+    if request.method == "GET":
+        values = forms.contact_form_values(obj) if is_contact else forms.company_form_values(obj)
+        return render(
+            request,
+            f"customers/{entity}_form.html",
+            _form_context(request, entity, obj, values, {}, fields),
+        )
+    data = (
+        forms.contact_data_from_post(request.POST, fields)
+        if is_contact
+        else forms.company_data_from_post(request.POST, fields)
+    )
+    if is_contact and obj is not None:
+        # Profiles on networks the form doesn't show are kept as they are.
+        kept = {k: v for k, v in (obj.social or {}).items() if k not in forms.SOCIAL_NETWORKS}
+        data["social"] = {**kept, **data["social"]}
+    errors: dict[str, str] = {}
+    conflict = False
+    try:
+        if obj is None:
+            create = services.contact_create if is_contact else services.company_create
+            obj = create(user=request.user, data=data)
+            messages.success(request, _("Created."))
+        else:
+            try:
+                expected = int(request.POST.get("version", ""))
+            except ValueError:
+                expected = None
+            if is_contact:
+                obj = services.contact_update(
+                    user=request.user, contact=obj, data=data, expected_version=expected
+                )
+            else:
+                obj = services.company_update(
+                    user=request.user, company=obj, data=data, expected_version=expected
+                )
+            messages.success(request, _("Changes saved."))
+    except ValidationFailedError as exc:
+        errors = forms.translate_errors(exc.fields)
+    except StaleVersionError:
+        conflict = True
+    if not errors and not conflict:
+        return redirect(f"{entity}_detail", pk=obj.pk)
+    values = (
+        forms.contact_values_from_post(request.POST, fields)
+        if is_contact
+        else forms.company_values_from_post(request.POST, fields)
+    )
+    context = _form_context(request, entity, obj, values, errors, fields)
+    context["conflict"] = conflict
+    if obj is not None and conflict:
+        context["current_version"] = obj.version
+    status = 409 if conflict else 422
+    return render(request, f"customers/{entity}_form.html", context, status=status)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+@ui_errors
+def contact_create(request: HttpRequest) -> HttpResponse:
+    return _edit(request, "contact", None)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+@ui_errors
+def contact_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    return _edit(request, "contact", pk)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+@ui_errors
+def company_create(request: HttpRequest) -> HttpResponse:
+    return _edit(request, "company", None)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+@ui_errors
+def company_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    return _edit(request, "company", pk)
