@@ -18,7 +18,7 @@ from kliento.core.errors import (
     ValidationFailedError,
 )
 from kliento.core.models import AuditLog, CustomField, CustomFieldType, User
-from kliento.core.permissions import can_read, record_q, scope_for
+from kliento.core.permissions import can_read, record_q
 from kliento.core.services import custom_field_clean_value
 from kliento.customers.models import (
     Channel,
@@ -406,12 +406,13 @@ def timeline(
     elif company is not None:
         if not can_read(user, "company", company):
             raise NotFoundError()
+        # Its contacts' interactions are included only for contacts the user may see.
         qs = Interaction.objects.filter(
             Q(company_id=company.pk)
             | Q(
-                contact_id__in=ContactCompany.objects.filter(company_id=company.pk).values(
-                    "contact_id"
-                )
+                contact_id__in=contact_qs(user)
+                .filter(company_links__company_id=company.pk)
+                .values("id")
             )
         )
     else:
@@ -505,17 +506,12 @@ def tasks_done_recently(*, user: User, limit: int = 20) -> list[Interaction]:
 
 
 def recent_activity(*, user: User, limit: int = 20) -> list[Interaction]:
-    """The latest past interactions the user can see (their own first for restricted roles)."""
-    scope = scope_for(user)
-    qs = Interaction.objects.filter(planned=False)
-    if not scope.read_all:
-        qs = qs.filter(
-            Q(user_id=user.pk)
-            | Q(contact__owner_id__in=scope.owner_ids)
-            | Q(company__owner_id__in=scope.owner_ids)
-        )
+    """The latest past interactions on customers the user can see (shared ones included)."""
     return list(
-        qs.select_related("user", "contact", "company").order_by("-occurred_at", "-id")[:limit]
+        interaction_qs(user)
+        .filter(planned=False)
+        .select_related("user", "contact", "company")
+        .order_by("-occurred_at", "-id")[:limit]
     )
 
 

@@ -165,3 +165,26 @@ def test_my_tasks_are_grouped(org, contact_factory):
     assert [t.pk for t in tasks["overdue"]] == [overdue.pk]
     assert [t.pk for t in tasks["upcoming"]] == [upcoming.pk]
     assert selectors.my_tasks(user=org.rep_peer) == {"overdue": [], "today": [], "upcoming": []}
+
+
+def test_company_timeline_hides_interactions_of_contacts_the_user_cannot_see(org):
+    company = services.company_create(user=org.rep, data={"name": "Acme"})
+    services.record_share(user=org.rep, entity="company", obj=company, target=org.other_rep)
+    theirs = services.contact_create(
+        user=org.other_rep, data={"first_name": "Secret", "companies": [{"company_id": company.pk}]}
+    )
+    hidden = services.interaction_create(
+        user=org.other_rep, data={"kind": "call", "contact_id": theirs.pk, "subject": "private"}
+    )
+    seen_by_owner = selectors.timeline(user=org.other_rep, company=company)
+    assert [i.pk for i in seen_by_owner.items] == [hidden.pk]
+    assert selectors.timeline(user=org.rep, company=company).items == []
+
+
+def test_recent_activity_includes_shared_records(org, contact_factory, interaction_factory):
+    shared = contact_factory(owner=org.other_rep)
+    services.record_share(user=org.other_rep, entity="contact", obj=shared, target=org.rep)
+    hidden = contact_factory(owner=org.other_rep)
+    on_shared = interaction_factory(contact=shared, user=org.other_rep)
+    interaction_factory(contact=hidden, user=org.other_rep)
+    assert [i.pk for i in selectors.recent_activity(user=org.rep)] == [on_shared.pk]
