@@ -20,7 +20,7 @@ from django.db import connection
 
 from kliento.core.models import OrgSettings, User
 from kliento.core.permissions import scope_for
-from kliento.customers.models import Company, Contact, RecordShare, SearchEntry, SearchWord
+from kliento.customers.models import Company, Contact, SearchEntry, SearchWord
 from kliento.customers.normalize import fold, format_phone, phone_digits_variants, search_text
 
 MIN_WORD = 3
@@ -244,23 +244,26 @@ def _visible_filter(user: User) -> tuple[str, list]:
     if scope.read_all:
         return "", []
     owner_ids = sorted(scope.owner_ids)
-    shared = list(RecordShare.objects.filter(user_id=user.pk).values_list("entity", "object_id"))
-    clause = " AND (e.owner_id IN (" + ",".join(["%s"] * len(owner_ids)) + ")"
-    params: list = [*owner_ids]
-    for entity, object_id in shared[:500]:
-        clause += " OR (e.entity = %s AND e.object_id = %s)"
-        params += [entity, object_id]
-    return clause + ")", params
+    clause = " AND (e.owner_id IN (" + ",".join(["%s"] * len(owner_ids)) + ")" + _SHARED + ")"
+    return clause, [*owner_ids, user.pk]
 
 
 def _hidden_filter(user: User) -> tuple[str, list]:
     owner_ids = sorted(scope_for(user).owner_ids)
-    return (
+    clause = (
         " AND (e.owner_id IS NULL OR e.owner_id NOT IN ("
         + ",".join(["%s"] * len(owner_ids))
-        + "))",
-        owner_ids,
+        + ")) AND NOT ("
+        + _SHARED[4:]
+        + ")"
     )
+    return clause, [*owner_ids, user.pk]
+
+
+_SHARED = (
+    " OR EXISTS (SELECT 1 FROM customers_recordshare s WHERE s.user_id = %s"
+    " AND s.entity = e.entity AND s.object_id = e.object_id)"
+)
 
 
 def search(*, user: User, q: str, limit: int = 20) -> list[Hit]:

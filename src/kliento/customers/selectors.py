@@ -247,7 +247,22 @@ def _sort_fields(sorts: dict, sort: str) -> list[tuple[str, bool, str]]:
     return [(name, desc, kind) for name, _d, kind in base]
 
 
+MAX_ID = 2**63 - 1
+
+
+def parse_id(raw: Any) -> int | None:
+    """A database id from user input, or None when it is not one (never an overflow)."""
+    text = str(raw).strip()
+    if not text.isdigit() or len(text) > 19:
+        return None
+    value = int(text)
+    return value if 0 < value <= MAX_ID else None
+
+
 def _custom_filter(entity: str, key: str, raw: str, errors: dict[str, str]) -> Q | None:
+    if "\x00" in key or "\x00" in raw:
+        errors[f"custom.{key.replace(chr(0), '')}"] = "Contains a NUL character."
+        return None
     field_def = CustomField.objects.filter(entity=entity, key=key).first()
     if field_def is None:
         errors[f"custom.{key}"] = "Unknown custom field."
@@ -269,9 +284,12 @@ def _custom_filter(entity: str, key: str, raw: str, errors: dict[str, str]) -> Q
 
 
 def _date_filter(name: str, raw: str, errors: dict[str, str]):
-    value = parse_datetime(raw) or (
-        datetime.combine(parse_date(raw), datetime.min.time()) if _safe_date(raw) else None
-    )
+    try:
+        value = parse_datetime(raw) or (
+            datetime.combine(parse_date(raw), datetime.min.time()) if _safe_date(raw) else None
+        )
+    except ValueError:
+        value = None
     if value is None:
         errors[name] = f"Expected a date, got {raw!r}."
         return None
@@ -302,10 +320,11 @@ def _common_filters(entity: str, qs: QuerySet, filters: dict[str, Any], allowed:
             errors[key] = "Unknown filter."
             continue
         if key == "owner_id":
-            if not raw.isdigit():
+            owner_id = parse_id(raw)
+            if owner_id is None:
                 errors[key] = "Expected a user id."
                 continue
-            qs = qs.filter(owner_id=int(raw))
+            qs = qs.filter(owner_id=owner_id)
         elif key in {"city", "region", "industry"}:
             qs = qs.filter(**{f"{key}__iexact": raw})
         elif key == "tag":
@@ -348,13 +367,12 @@ def contact_list(
         qs = qs.filter(phone=str(filters["phone"]).strip())
     company_id = filters.get("company_id")
     if company_id:
-        if not str(company_id).isdigit():
+        company_id = parse_id(company_id)
+        if company_id is None:
             errors["company_id"] = "Expected a company id."
         else:
             qs = qs.filter(
-                id__in=ContactCompany.objects.filter(company_id=int(company_id)).values(
-                    "contact_id"
-                )
+                id__in=ContactCompany.objects.filter(company_id=company_id).values("contact_id")
             )
     if errors:
         raise ValidationFailedError("Invalid filters.", fields=errors)
@@ -430,10 +448,11 @@ def timeline(
                 errors[key] = "Unknown channel."
             qs = qs.filter(channel=raw)
         elif key == "user_id":
-            if not str(raw).isdigit():
+            user_id = parse_id(raw)
+            if user_id is None:
                 errors[key] = "Expected a user id."
             else:
-                qs = qs.filter(user_id=int(raw))
+                qs = qs.filter(user_id=user_id)
         elif key == "planned":
             qs = qs.filter(planned=str(raw).lower() in {"1", "true", "yes"})
         else:
@@ -535,8 +554,8 @@ def audit_list(
     filters = filters or {}
     if filters.get("entity"):
         qs = qs.filter(entity=filters["entity"])
-    if filters.get("user_id") and str(filters["user_id"]).isdigit():
-        qs = qs.filter(user_id=int(filters["user_id"]))
+    if filters.get("user_id") and parse_id(filters["user_id"]):
+        qs = qs.filter(user_id=parse_id(filters["user_id"]))
     if filters.get("action"):
         qs = qs.filter(action=filters["action"])
     return keyset_page(qs, [("at", True, "dt"), ("id", True, "int")], cursor, limit)

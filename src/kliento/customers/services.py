@@ -345,8 +345,11 @@ def _contact_clean(user: User, data: dict[str, Any], contact: Contact | None) ->
             errors.update(exc.fields)
     if "companies" in data:
         values["companies"] = _company_links(user, data["companies"], errors)
-    if contact is None:
-        has_identity = any(values.get(f) for f in ("first_name", "last_name", "emails", "phones"))
+    identity = ("first_name", "last_name", "emails", "phones")
+    if contact is None or any(f in values for f in identity):
+        has_identity = any(
+            values[f] if f in values else getattr(contact, f, None) for f in identity
+        )
         if not has_identity and "first_name" not in errors:
             errors["first_name"] = "Give at least a name, an email or a phone."
     if errors:
@@ -768,6 +771,8 @@ def _interaction_clean(
         "company": getattr(interaction, "company", None),
         **values,
     }
+    if "occurred_at" in values and values["occurred_at"] is None and interaction is not None:
+        errors["occurred_at"] = "An interaction needs a time."
     if interaction is None and not merged["kind"] and "kind" not in errors:
         if merged["planned"]:
             values["kind"] = merged["kind"] = InteractionKind.TASK

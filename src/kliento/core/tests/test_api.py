@@ -12,11 +12,6 @@ from kliento.core.services import apikey_create, apikey_revoke, custom_field_cre
 JSON = "application/json"
 
 
-@pytest.fixture(autouse=True)
-def fast_passwords(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 def error(response) -> dict:
     body = response.json()
     assert set(body) == {"code", "message", "fields"}, body

@@ -10,11 +10,6 @@ from kliento.customers.services import record_share
 JSON = "application/json"
 
 
-@pytest.fixture(autouse=True)
-def fast_passwords(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 def fields(response) -> dict:
     body = response.json()
     assert set(body) == {"code", "message", "fields"}, body

@@ -22,11 +22,6 @@ HYPOTHESIS = settings(
 )
 
 
-@pytest.fixture(autouse=True)
-def fast_passwords(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def world(org, api, contact_factory, company_factory, interaction_factory):
     for key, kind in [("n", "number"), ("d", "date"), ("b", "boolean"), ("t", "text")]:

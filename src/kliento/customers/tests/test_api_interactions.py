@@ -12,11 +12,6 @@ JSON = "application/json"
 UTC = datetime.UTC
 
 
-@pytest.fixture(autouse=True)
-def fast_passwords(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 def fields(response) -> dict:
     body = response.json()
     assert set(body) == {"code", "message", "fields"}, body

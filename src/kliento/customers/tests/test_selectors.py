@@ -188,3 +188,18 @@ def test_recent_activity_includes_shared_records(org, contact_factory, interacti
     on_shared = interaction_factory(contact=shared, user=org.other_rep)
     interaction_factory(contact=hidden, user=org.other_rep)
     assert [i.pk for i in selectors.recent_activity(user=org.rep)] == [on_shared.pk]
+
+
+@pytest.mark.parametrize(
+    ("filters", "field"),
+    [
+        ({"owner_id": "9" * 30}, "owner_id"),
+        ({"company_id": "9" * 30}, "company_id"),
+        ({"created_after": "2024-02-30T10:00:00"}, "created_after"),
+        ({"created_before": "2024-13-01"}, "created_before"),
+    ],
+)
+def test_out_of_range_filters_are_named_not_crashing(org, filters, field):
+    with pytest.raises(ValidationFailedError) as exc:
+        selectors.contact_list(user=org.rep, filters=filters)
+    assert set(exc.value.fields) == {field}

@@ -213,18 +213,33 @@ def test_company_create_and_link(org):
     assert "name" in exc.value.fields
 
 
-def test_reminders_are_sent_once_per_task(org, contact_factory, mailoutbox,
-                                          django_capture_on_commit_callbacks):
+def test_reminders_are_sent_once_per_task(
+    org, contact_factory, mailoutbox, django_capture_on_commit_callbacks
+):
     org.rep.email = "rep@example.com"
     org.rep.save(update_fields=["email"])
     contact = contact_factory(owner=org.rep, first_name="Oleg", last_name="Ivanov")
     now = timezone.now()
-    task = services.interaction_create(user=org.rep, data={
-        "planned": True, "contact_id": contact.pk, "subject": "Call back",
-        "due_at": now + timedelta(hours=1), "remind_at": now - timedelta(minutes=1)})
-    services.interaction_create(user=org.rep, data={
-        "planned": True, "contact_id": contact.pk, "subject": "Later",
-        "due_at": now + timedelta(days=2), "remind_at": now + timedelta(days=1)})
+    task = services.interaction_create(
+        user=org.rep,
+        data={
+            "planned": True,
+            "contact_id": contact.pk,
+            "subject": "Call back",
+            "due_at": now + timedelta(hours=1),
+            "remind_at": now - timedelta(minutes=1),
+        },
+    )
+    services.interaction_create(
+        user=org.rep,
+        data={
+            "planned": True,
+            "contact_id": contact.pk,
+            "subject": "Later",
+            "due_at": now + timedelta(days=2),
+            "remind_at": now + timedelta(days=1),
+        },
+    )
     with django_capture_on_commit_callbacks(execute=True):
         assert services.task_reminders_send(now=now) == 1
         assert services.task_reminders_send(now=now) == 0
@@ -233,3 +248,22 @@ def test_reminders_are_sent_once_per_task(org, contact_factory, mailoutbox,
     assert "Oleg Ivanov" in mailoutbox[0].body
     task.refresh_from_db()
     assert task.reminded_at == now
+
+
+def test_update_cannot_make_a_contact_anonymous(org, contact_factory):
+    contact = contact_factory(owner=org.rep, first_name="", last_name="Only")
+    with pytest.raises(ValidationFailedError) as exc:
+        services.contact_update(
+            user=org.rep, contact=contact, data={"last_name": "", "emails": [], "phones": []}
+        )
+    assert "first_name" in exc.value.fields
+
+
+def test_interaction_time_cannot_be_cleared(org, contact_factory):
+    contact = contact_factory(owner=org.rep)
+    call = services.interaction_create(
+        user=org.rep, data={"kind": "call", "contact_id": contact.pk}
+    )
+    with pytest.raises(ValidationFailedError) as exc:
+        services.interaction_update(user=org.rep, interaction=call, data={"occurred_at": None})
+    assert set(exc.value.fields) == {"occurred_at"}

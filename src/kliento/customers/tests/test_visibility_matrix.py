@@ -58,11 +58,6 @@ def can_edit(role: str, kind: str, team_sharing: bool = False) -> bool:
     return False
 
 
-@pytest.fixture(autouse=True)
-def fast_passwords(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 def _rep(username: str, team) -> User:
     return User.objects.create_user(username=username, password="x" * 12, role=Role.REP, team=team)
 
