@@ -111,6 +111,13 @@ def interaction_get_for_user(*, user: User, pk: Any, for_write: bool = False) ->
     return obj
 
 
+def contact_companies(*, user: User, contact: Contact) -> list[ContactCompany]:
+    """The contact's company links whose company the user may see, primary first."""
+    qs = contact.company_links.select_related("company").order_by("-is_primary", "id")
+    q = record_q(user, "company", prefix="company__")
+    return list(qs.filter(q) if q is not None else qs)
+
+
 # --- keyset pagination --------------------------------------------------------------------
 
 

@@ -310,11 +310,7 @@ def _detail_context(request: HttpRequest, entity: str, obj) -> dict[str, Any]:
 def contact_detail(request: HttpRequest, pk: int) -> HttpResponse:
     contact = selectors.contact_get_for_user(user=request.user, pk=pk)
     context = _detail_context(request, "contact", contact)
-    links = list(
-        contact.company_links.filter(company__in=selectors.company_qs(request.user))
-        .select_related("company")
-        .order_by("-is_primary", "id")
-    )
+    links = selectors.contact_companies(user=request.user, contact=contact)
     context.update(
         {
             "section": "contacts",
