@@ -96,6 +96,9 @@ class OrgSettings(models.Model):
     class Meta:
         verbose_name = _("organisation settings")
 
+    def __str__(self) -> str:
+        return self.company_name
+
     @classmethod
     def get(cls) -> OrgSettings:
         obj, _created = cls.objects.get_or_create(pk=1)
@@ -115,6 +118,9 @@ class ApiKey(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… {self.name}".strip()
 
     @staticmethod
     def hash(raw: str) -> str:

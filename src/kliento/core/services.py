@@ -7,7 +7,13 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+import phonenumbers
+from django.contrib.auth import password_validation
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
+from django.db.models import CharField, Value
+from django.db.models.functions import Concat, Substr
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -90,6 +96,59 @@ def team_create(*, actor: User | None, name: str, parent: Team | None = None) ->
     return team
 
 
+# Marks "argument not given" where None is a meaningful value (no team, top-level team).
+_UNSET: Any = object()
+
+
+@transaction.atomic
+def team_update(
+    *, actor: User, team: Team, name: str | None = None, parent: Team | None = _UNSET
+) -> Team:
+    """Rename a team and/or move it (with its whole subtree) under another parent."""
+    _require_admin(actor)
+    team = Team.objects.select_for_update().get(pk=team.pk)
+    before = {"name": team.name, "parent": team.parent_id}
+    errors = {}
+    if name is not None:
+        name = name.strip()
+        if not name:
+            errors["name"] = "A team needs a name."
+        elif len(name) > 200:
+            errors["name"] = "At most 200 characters."
+    moving = parent is not _UNSET and (parent.pk if parent else None) != team.parent_id
+    if moving and parent is not None and parent.path.startswith(team.path):
+        errors["parent"] = "A team can't be moved under itself or one of its own teams."
+    if errors:
+        raise ValidationFailedError(fields=errors)
+    update_fields = []
+    if name is not None and name != team.name:
+        team.name = name
+        update_fields.append("name")
+    if moving:
+        old_path = team.path
+        new_path = f"{parent.path if parent else '/'}{team.pk}/"
+        team.parent = parent
+        update_fields.append("parent")
+        # Every descendant's path starts with the team's own; swap that prefix in one UPDATE.
+        Team.objects.filter(path__startswith=old_path).update(
+            path=Concat(
+                Value(new_path), Substr("path", len(old_path) + 1), output_field=CharField()
+            )
+        )
+        team.path = new_path
+    if update_fields:
+        team.save(update_fields=update_fields)
+        after = {"name": team.name, "parent": team.parent_id}
+        audit_record(
+            user=actor,
+            action=AuditLog.Action.UPDATE,
+            entity="team",
+            obj=team,
+            changes=audit_diff(before, after),
+        )
+    return team
+
+
 def team_get_or_create_path(*, names: list[str]) -> Team:
     """Find or create a chain of teams by name ("Company/Sales/Moscow"). Used by the CLI."""
     parent = None
@@ -162,6 +221,119 @@ def user_set_language(*, user: User, language: str) -> User:
     return user
 
 
+def _check_password(password: str, user: User | None = None) -> str | None:
+    """The validators' complaint about a password (already in the user's language), or None."""
+    if not password:
+        return "Enter a password."
+    try:
+        password_validation.validate_password(password, user)
+    except ValidationError as exc:
+        return " ".join(exc.messages)
+    return None
+
+
+@transaction.atomic
+def user_update(
+    *,
+    actor: User,
+    user: User,
+    first_name: str | None = None,
+    last_name: str | None = None,
+    email: str | None = None,
+    language: str | None = None,
+    role: str | None = None,
+    team: Team | None = _UNSET,
+    is_active: bool | None = None,
+) -> User:
+    """Change a user's profile (themself or an admin) or their access (role, team, active: admin).
+
+    Deactivating keeps everything the user owns: their records stay theirs, they just can no
+    longer sign in or use their API keys.
+    """
+    access_change = role is not None or team is not _UNSET or is_active is not None
+    if actor.pk != user.pk or access_change:
+        _require_admin(actor)
+    user = User.objects.select_for_update().get(pk=user.pk)
+    tracked = ["first_name", "last_name", "email", "language", "role", "team", "is_active"]
+    before = {key: getattr(user, key) for key in tracked}
+    errors = {}
+    for key, value in (("first_name", first_name), ("last_name", last_name)):
+        if value is not None and len(value.strip()) > 150:
+            errors[key] = "At most 150 characters."
+    if email is not None and email.strip():
+        try:
+            validate_email(email.strip())
+        except ValidationError:
+            errors["email"] = "Enter a valid email address."
+    if language is not None and language not in {"en", "ru"}:
+        errors["language"] = "Language must be 'en' or 'ru'."
+    if role is not None and role not in Role.values:
+        errors["role"] = f"Unknown role {role!r}; one of: {', '.join(Role.values)}."
+    if actor.pk == user.pk:
+        # An administrator can't lock themselves out; another admin has to do it.
+        if role is not None and role != Role.ADMIN and user.role == Role.ADMIN:
+            errors["role"] = "You can't remove your own administrator role."
+        if is_active is False:
+            errors["is_active"] = "You can't deactivate your own account."
+    if errors:
+        raise ValidationFailedError(fields=errors)
+    if first_name is not None:
+        user.first_name = first_name.strip()
+    if last_name is not None:
+        user.last_name = last_name.strip()
+    if email is not None:
+        user.email = email.strip().lower()
+    if language is not None:
+        user.language = language
+    if role is not None:
+        user.role = role
+        user.is_staff = user.is_superuser = role == Role.ADMIN
+    if team is not _UNSET:
+        user.team = team
+    if is_active is not None:
+        user.is_active = is_active
+    after = {key: getattr(user, key) for key in tracked}
+    changes = audit_diff(before, after)
+    if changes:
+        fields = [key for key in tracked if key in changes]
+        if "role" in changes:
+            fields += ["is_staff", "is_superuser"]
+        user.save(update_fields=fields)
+        audit_record(
+            user=actor, action=AuditLog.Action.UPDATE, entity="user", obj=user, changes=changes
+        )
+    return user
+
+
+@transaction.atomic
+def user_set_password(
+    *, actor: User, user: User, password: str, old_password: str | None = None
+) -> User:
+    """Set a new password: a user for themself (with the current one), an admin for anyone."""
+    self_service = actor.pk == user.pk
+    if not self_service:
+        _require_admin(actor)
+    errors = {}
+    # Changing one's own password needs the current one, so a left-open session is not enough.
+    if self_service and not user.check_password(old_password or ""):
+        errors["old_password"] = "Your current password is not correct."
+    problem = _check_password(password, user)
+    if problem:
+        errors["password"] = problem
+    if errors:
+        raise ValidationFailedError(fields=errors)
+    user.set_password(password)
+    user.save(update_fields=["password"])
+    audit_record(
+        user=actor,
+        action=AuditLog.Action.UPDATE,
+        entity="user",
+        obj=user,
+        changes={"password": [None, "******"]},
+    )
+    return user
+
+
 # --- API keys -----------------------------------------------------------------------------
 
 
@@ -218,10 +390,26 @@ def apikey_authenticate(raw: str) -> User | None:
 def org_settings_update(*, actor: User, **changes: Any) -> OrgSettings:
     _require_admin(actor)
     settings_row = OrgSettings.get()
+    errors = {}
+    for key in changes:
+        if not hasattr(settings_row, key) or key in {"id", "pk"}:
+            errors[key] = "Unknown setting."
+    if "company_name" in changes:
+        changes["company_name"] = str(changes["company_name"] or "").strip()
+        if not changes["company_name"]:
+            errors["company_name"] = "The company needs a name."
+        elif len(changes["company_name"]) > 200:
+            errors["company_name"] = "At most 200 characters."
+    if "default_region" in changes:
+        changes["default_region"] = str(changes["default_region"] or "").strip().upper()
+        if changes["default_region"] not in phonenumbers.SUPPORTED_REGIONS:
+            errors["default_region"] = "Use a two-letter country code such as RU, GB or US."
+    if "team_sharing" in changes:
+        changes["team_sharing"] = bool(changes["team_sharing"])
+    if errors:
+        raise ValidationFailedError(fields=errors)
     before = {k: getattr(settings_row, k) for k in changes}
     for key, value in changes.items():
-        if not hasattr(settings_row, key):
-            raise ValidationFailedError(fields={key: "Unknown setting."})
         setattr(settings_row, key, value)
     settings_row.save(update_fields=list(changes))
     audit_record(
@@ -258,6 +446,9 @@ def custom_field_clean_value(field: CustomField, value: Any) -> Any:
             raise ValueError(f"Expected a number, got {value!r}.") from exc
         if not number.is_finite():
             raise ValueError("Expected a finite number.")
+        # Bounded so int() of "1e999999" can't build a million-digit number (500 on save).
+        if abs(number) >= Decimal("1e15"):
+            raise ValueError("The number is too large.")
         return int(number) if number == number.to_integral_value() else float(number)
     if kind == CustomFieldType.DATE:
         try:
@@ -393,6 +584,11 @@ def custom_field_update(
         field.label = label.strip()
     if choices is not None:
         field.choices = [str(c).strip() for c in choices if str(c).strip()]
+        choice_types = {CustomFieldType.CHOICE, CustomFieldType.MULTI_CHOICE}
+        if field.type in choice_types and not field.choices:
+            raise ValidationFailedError(
+                fields={"choices": "A choice field needs at least one choice."}
+            )
     if required is not None:
         field.required = required
     if position is not None:
