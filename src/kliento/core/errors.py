@@ -1,6 +1,13 @@
-"""One family of business errors; the API and the UI each map them to responses in one place."""
+"""One family of business errors; the API and the UI each map them to responses in one place.
+
+Messages are user-visible: raise them with text already translated (`gettext` at raise time,
+while the request's language is active). An error raised without a message takes its class's
+`default_message`, translated into the active language when the error is created.
+"""
 
 from __future__ import annotations
+
+from django.utils.translation import gettext_lazy
 
 
 class KlientoError(Exception):
@@ -8,9 +15,22 @@ class KlientoError(Exception):
     code = "error"
 
     def __init__(self, message: str = "", *, fields: dict[str, str] | None = None):
-        super().__init__(message or self.__class__.__doc__ or self.code)
-        self.message = message or (self.__class__.__doc__ or self.code).strip()
+        message = message or self._default_message()
+        super().__init__(message)
+        self.message = message
         self.fields = fields or {}
+
+    @classmethod
+    def _default_message(cls) -> str:
+        """The nearest class's `default_message`, or its docstring, or the code."""
+        for klass in cls.__mro__:
+            if klass is Exception:
+                break
+            if "default_message" in klass.__dict__:
+                return str(klass.__dict__["default_message"])
+            if klass.__dict__.get("__doc__"):
+                return klass.__dict__["__doc__"].strip()
+        return cls.code
 
 
 class NotFoundError(KlientoError):
@@ -18,6 +38,7 @@ class NotFoundError(KlientoError):
 
     status = 404
     code = "not_found"
+    default_message = gettext_lazy("Not found.")
 
 
 class PermissionDeniedError(KlientoError):
@@ -25,6 +46,7 @@ class PermissionDeniedError(KlientoError):
 
     status = 403
     code = "forbidden"
+    default_message = gettext_lazy("You are not allowed to do this.")
 
 
 class ValidationFailedError(KlientoError):
@@ -32,6 +54,7 @@ class ValidationFailedError(KlientoError):
 
     status = 422
     code = "invalid"
+    default_message = gettext_lazy("Invalid input.")
 
 
 class ConflictError(KlientoError):
@@ -39,6 +62,7 @@ class ConflictError(KlientoError):
 
     status = 409
     code = "conflict"
+    default_message = gettext_lazy("The request conflicts with the current state.")
 
 
 class StaleVersionError(KlientoError):
@@ -46,6 +70,7 @@ class StaleVersionError(KlientoError):
 
     status = 412
     code = "stale"
+    default_message = gettext_lazy("The record was changed by someone else since you loaded it.")
 
 
 class BadCursorError(KlientoError):
@@ -53,6 +78,7 @@ class BadCursorError(KlientoError):
 
     status = 400
     code = "bad_cursor"
+    default_message = gettext_lazy("The pagination cursor is malformed or expired.")
 
 
 class BadRequestError(KlientoError):
@@ -60,3 +86,4 @@ class BadRequestError(KlientoError):
 
     status = 400
     code = "bad_request"
+    default_message = gettext_lazy("The request could not be read.")

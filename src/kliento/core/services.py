@@ -16,6 +16,7 @@ from django.db.models import CharField, Value
 from django.db.models.functions import Concat, Substr
 from django.utils import timezone
 from django.utils.text import slugify
+from django.utils.translation import gettext as _
 
 from kliento.core.errors import (
     ConflictError,
@@ -39,7 +40,7 @@ from kliento.core.permissions import is_admin
 
 def _require_admin(actor: User | None) -> None:
     if actor is not None and not is_admin(actor):
-        raise PermissionDeniedError("Only an administrator can do this.")
+        raise PermissionDeniedError(_("Only an administrator can do this."))
 
 
 # --- audit -------------------------------------------------------------------------------
@@ -82,7 +83,7 @@ def team_create(*, actor: User | None, name: str, parent: Team | None = None) ->
     _require_admin(actor)
     name = (name or "").strip()
     if not name:
-        raise ValidationFailedError(fields={"name": "A team needs a name."})
+        raise ValidationFailedError(fields={"name": _("A team needs a name.")})
     team = Team.objects.create(name=name, parent=parent)
     team.path = f"{parent.path if parent else '/'}{team.pk}/"
     team.save(update_fields=["path"])
@@ -112,12 +113,12 @@ def team_update(
     if name is not None:
         name = name.strip()
         if not name:
-            errors["name"] = "A team needs a name."
+            errors["name"] = _("A team needs a name.")
         elif len(name) > 200:
-            errors["name"] = "At most 200 characters."
+            errors["name"] = _("At most %(n)s characters.") % {"n": 200}
     moving = parent is not _UNSET and (parent.pk if parent else None) != team.parent_id
     if moving and parent is not None and parent.path.startswith(team.path):
-        errors["parent"] = "A team can't be moved under itself or one of its own teams."
+        errors["parent"] = _("A team can't be moved under itself or one of its own teams.")
     if errors:
         raise ValidationFailedError(fields=errors)
     update_fields = []
@@ -178,15 +179,18 @@ def user_create(
     errors = {}
     username = (username or "").strip()
     if not username:
-        errors["username"] = "A username is required."
+        errors["username"] = _("A username is required.")
     elif User.objects.filter(username=username).exists():
-        errors["username"] = f"User {username!r} already exists."
+        errors["username"] = _("User %(username)s already exists.") % {"username": repr(username)}
     if role not in Role.values:
-        errors["role"] = f"Unknown role {role!r}; one of: {', '.join(Role.values)}."
+        errors["role"] = _("Unknown role %(role)s; one of: %(allowed)s.") % {
+            "role": repr(role),
+            "allowed": ", ".join(Role.values),
+        }
     if not password or len(password) < 8:
-        errors["password"] = "A password needs at least 8 characters."
+        errors["password"] = _("A password needs at least 8 characters.")
     if language not in {"en", "ru"}:
-        errors["language"] = "Language must be 'en' or 'ru'."
+        errors["language"] = _("Language must be 'en' or 'ru'.")
     if errors:
         raise ValidationFailedError(fields=errors)
     user = User(
@@ -215,7 +219,7 @@ def user_create(
 @transaction.atomic
 def user_set_language(*, user: User, language: str) -> User:
     if language not in {"en", "ru"}:
-        raise ValidationFailedError(fields={"language": "Language must be 'en' or 'ru'."})
+        raise ValidationFailedError(fields={"language": _("Language must be 'en' or 'ru'.")})
     user.language = language
     user.save(update_fields=["language"])
     return user
@@ -224,7 +228,7 @@ def user_set_language(*, user: User, language: str) -> User:
 def _check_password(password: str, user: User | None = None) -> str | None:
     """The validators' complaint about a password (already in the user's language), or None."""
     if not password:
-        return "Enter a password."
+        return _("Enter a password.")
     try:
         password_validation.validate_password(password, user)
     except ValidationError as exc:
@@ -259,22 +263,25 @@ def user_update(
     errors = {}
     for key, value in (("first_name", first_name), ("last_name", last_name)):
         if value is not None and len(value.strip()) > 150:
-            errors[key] = "At most 150 characters."
+            errors[key] = _("At most %(n)s characters.") % {"n": 150}
     if email is not None and email.strip():
         try:
             validate_email(email.strip())
         except ValidationError:
-            errors["email"] = "Enter a valid email address."
+            errors["email"] = _("Enter a valid email address.")
     if language is not None and language not in {"en", "ru"}:
-        errors["language"] = "Language must be 'en' or 'ru'."
+        errors["language"] = _("Language must be 'en' or 'ru'.")
     if role is not None and role not in Role.values:
-        errors["role"] = f"Unknown role {role!r}; one of: {', '.join(Role.values)}."
+        errors["role"] = _("Unknown role %(role)s; one of: %(allowed)s.") % {
+            "role": repr(role),
+            "allowed": ", ".join(Role.values),
+        }
     if actor.pk == user.pk:
         # An administrator can't lock themselves out; another admin has to do it.
         if role is not None and role != Role.ADMIN and user.role == Role.ADMIN:
-            errors["role"] = "You can't remove your own administrator role."
+            errors["role"] = _("You can't remove your own administrator role.")
         if is_active is False:
-            errors["is_active"] = "You can't deactivate your own account."
+            errors["is_active"] = _("You can't deactivate your own account.")
     if errors:
         raise ValidationFailedError(fields=errors)
     if first_name is not None:
@@ -316,7 +323,7 @@ def user_set_password(
     errors = {}
     # Changing one's own password needs the current one, so a left-open session is not enough.
     if self_service and not user.check_password(old_password or ""):
-        errors["old_password"] = "Your current password is not correct."
+        errors["old_password"] = _("Your current password is not correct.")
     problem = _check_password(password, user)
     if problem:
         errors["password"] = problem
@@ -393,17 +400,17 @@ def org_settings_update(*, actor: User, **changes: Any) -> OrgSettings:
     errors = {}
     for key in changes:
         if not hasattr(settings_row, key) or key in {"id", "pk"}:
-            errors[key] = "Unknown setting."
+            errors[key] = _("Unknown setting.")
     if "company_name" in changes:
         changes["company_name"] = str(changes["company_name"] or "").strip()
         if not changes["company_name"]:
-            errors["company_name"] = "The company needs a name."
+            errors["company_name"] = _("The company needs a name.")
         elif len(changes["company_name"]) > 200:
-            errors["company_name"] = "At most 200 characters."
+            errors["company_name"] = _("At most %(n)s characters.") % {"n": 200}
     if "default_region" in changes:
         changes["default_region"] = str(changes["default_region"] or "").strip().upper()
         if changes["default_region"] not in phonenumbers.SUPPORTED_REGIONS:
-            errors["default_region"] = "Use a two-letter country code such as RU, GB or US."
+            errors["default_region"] = _("Use a two-letter country code such as RU, GB or US.")
     if "team_sharing" in changes:
         changes["team_sharing"] = bool(changes["team_sharing"])
     if errors:
@@ -429,32 +436,36 @@ def custom_field_clean_value(field: CustomField, value: Any) -> Any:
     """Validate and convert one custom value; raises ValueError with a readable message."""
     if value is None or value == "" or value == []:
         if field.required:
-            raise ValueError("This field is required.")
+            raise ValueError(_("This field is required."))
         return None
     kind = field.type
     if kind == CustomFieldType.TEXT:
         value = str(value).strip()
         if len(value) > 2000:
-            raise ValueError("At most 2000 characters.")
+            raise ValueError(_("At most %(n)s characters.") % {"n": 2000})
         return value
     if kind == CustomFieldType.NUMBER:
         if isinstance(value, bool):
-            raise ValueError("Expected a number.")
+            raise ValueError(_("Expected a number."))
         try:
             number = Decimal(str(value).replace(",", ".").strip())
         except InvalidOperation as exc:
-            raise ValueError(f"Expected a number, got {value!r}.") from exc
+            raise ValueError(
+                _("Expected a number, got %(value)s.") % {"value": repr(value)}
+            ) from exc
         if not number.is_finite():
-            raise ValueError("Expected a finite number.")
+            raise ValueError(_("Expected a finite number."))
         # Bounded so int() of "1e999999" can't build a million-digit number (500 on save).
         if abs(number) >= Decimal("1e15"):
-            raise ValueError("The number is too large.")
+            raise ValueError(_("The number is too large."))
         return int(number) if number == number.to_integral_value() else float(number)
     if kind == CustomFieldType.DATE:
         try:
             return date.fromisoformat(str(value)).isoformat()
         except ValueError as exc:
-            raise ValueError(f"Expected a date as YYYY-MM-DD, got {value!r}.") from exc
+            raise ValueError(
+                _("Expected a date as YYYY-MM-DD, got %(value)s.") % {"value": repr(value)}
+            ) from exc
     if kind == CustomFieldType.BOOLEAN:
         if isinstance(value, bool):
             return value
@@ -463,18 +474,24 @@ def custom_field_clean_value(field: CustomField, value: Any) -> Any:
             return True
         if text in {"0", "false", "no", "off", "нет"}:
             return False
-        raise ValueError(f"Expected yes or no, got {value!r}.")
+        raise ValueError(_("Expected yes or no, got %(value)s.") % {"value": repr(value)})
     if kind == CustomFieldType.CHOICE:
         if str(value) not in field.choices:
-            raise ValueError(f"{value!r} is not one of: {', '.join(field.choices)}.")
+            raise ValueError(
+                _("%(value)s is not one of: %(allowed)s.")
+                % {"value": repr(value), "allowed": ", ".join(field.choices)}
+            )
         return str(value)
     if kind == CustomFieldType.MULTI_CHOICE:
         values = value if isinstance(value, list | tuple) else [value]
         bad = [v for v in values if str(v) not in field.choices]
         if bad:
-            raise ValueError(f"{bad[0]!r} is not one of: {', '.join(field.choices)}.")
+            raise ValueError(
+                _("%(value)s is not one of: %(allowed)s.")
+                % {"value": repr(bad[0]), "allowed": ", ".join(field.choices)}
+            )
         return sorted({str(v) for v in values}, key=field.choices.index)
-    raise ValueError(f"Unknown field type {kind!r}.")
+    raise ValueError(_("Unknown field type %(type)s.") % {"type": repr(kind)})
 
 
 def custom_values_clean(
@@ -490,7 +507,7 @@ def custom_values_clean(
     for key, value in (values or {}).items():
         field = fields.get(key)
         if field is None:
-            errors[f"custom.{key}"] = "Unknown custom field."
+            errors[f"custom.{key}"] = _("Unknown custom field.")
             continue
         try:
             cleaned = custom_field_clean_value(field, value)
@@ -503,7 +520,7 @@ def custom_values_clean(
             result[key] = cleaned
     for key, field in fields.items():
         if field.required and key not in result and f"custom.{key}" not in errors:
-            errors[f"custom.{key}"] = "This field is required."
+            errors[f"custom.{key}"] = _("This field is required.")
     if errors:
         raise ValidationFailedError(fields=errors)
     return result
@@ -526,16 +543,20 @@ def custom_field_create(
     label = (label or "").strip()
     key = slugify(key or label).replace("-", "_")[:50]
     if entity not in CustomField.Entity.values:
-        errors["entity"] = f"Must be one of: {', '.join(CustomField.Entity.values)}."
+        errors["entity"] = _("Must be one of: %(allowed)s.") % {
+            "allowed": ", ".join(CustomField.Entity.values)
+        }
     if not label:
-        errors["label"] = "A label is required."
+        errors["label"] = _("A label is required.")
     if not key:
-        errors["key"] = "A key of latin letters, digits and underscores is required."
+        errors["key"] = _("A key of latin letters, digits and underscores is required.")
     if type not in CustomFieldType.values:
-        errors["type"] = f"Must be one of: {', '.join(CustomFieldType.values)}."
+        errors["type"] = _("Must be one of: %(allowed)s.") % {
+            "allowed": ", ".join(CustomFieldType.values)
+        }
     choices = [str(c).strip() for c in (choices or []) if str(c).strip()]
     if type in {CustomFieldType.CHOICE, CustomFieldType.MULTI_CHOICE} and not choices:
-        errors["choices"] = "A choice field needs at least one choice."
+        errors["choices"] = _("A choice field needs at least one choice.")
     if errors:
         raise ValidationFailedError(fields=errors)
     try:
@@ -550,7 +571,12 @@ def custom_field_create(
                 position=position,
             )
     except IntegrityError as exc:
-        raise ConflictError(fields={"key": f"A {entity} field {key!r} already exists."}) from exc
+        message = (
+            _("A contact field %(key)s already exists.")
+            if entity == "contact"
+            else _("A company field %(key)s already exists.")
+        )
+        raise ConflictError(fields={"key": message % {"key": repr(key)}}) from exc
     audit_record(
         user=actor,
         action=AuditLog.Action.CREATE,
@@ -580,14 +606,14 @@ def custom_field_update(
     }
     if label is not None:
         if not label.strip():
-            raise ValidationFailedError(fields={"label": "A label is required."})
+            raise ValidationFailedError(fields={"label": _("A label is required.")})
         field.label = label.strip()
     if choices is not None:
         field.choices = [str(c).strip() for c in choices if str(c).strip()]
         choice_types = {CustomFieldType.CHOICE, CustomFieldType.MULTI_CHOICE}
         if field.type in choice_types and not field.choices:
             raise ValidationFailedError(
-                fields={"choices": "A choice field needs at least one choice."}
+                fields={"choices": _("A choice field needs at least one choice.")}
             )
     if required is not None:
         field.required = required
@@ -630,12 +656,12 @@ def custom_field_delete(*, actor: User, field: CustomField) -> None:
 def saved_view_create(*, user: User, entity: str, name: str, query: str) -> SavedView:
     name = (name or "").strip()
     if not name:
-        raise ValidationFailedError(fields={"name": "Give the view a name."})
+        raise ValidationFailedError(fields={"name": _("Give the view a name.")})
     return SavedView.objects.create(user=user, entity=entity, name=name[:100], query=query[:1000])
 
 
 @transaction.atomic
 def saved_view_delete(*, user: User, pk: int) -> None:
-    deleted, _ = SavedView.objects.filter(user=user, pk=pk).delete()
+    deleted, _count = SavedView.objects.filter(user=user, pk=pk).delete()
     if not deleted:
         raise NotFoundError()

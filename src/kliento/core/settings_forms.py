@@ -34,16 +34,16 @@ SERVICE_MESSAGES = [
 
 
 def translate_errors(fields: dict[str, str], fallbacks: dict[str, str] | None = None) -> dict:
-    """Service error texts → what the user reads.
+    """Service error texts (already in the user's language) → what the user reads.
 
-    Fixed wording is translated; a message with values in it (e.g. "User 'x' already exists.")
+    Fixed wording is kept; a message with values in it (e.g. "User 'x' already exists.")
     is replaced by the field's fallback, already translated by the caller.
     """
-    known = set(SERVICE_MESSAGES)
+    known = {_(message) for message in SERVICE_MESSAGES}
     result = {}
     for key, message in fields.items():
         if message in known:
-            result[key] = _(message)
+            result[key] = message
         elif fallbacks and key in fallbacks:
             result[key] = fallbacks[key]
         else:

@@ -7,7 +7,9 @@ service's ValidationFailedError.fields beside the inputs.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from django.http import QueryDict
@@ -57,28 +59,58 @@ SOCIAL_LABELS = {
     "whatsapp": "WhatsApp",
 }
 
-# Messages the services raise with fixed wording; listed so they are translated on screen.
-SERVICE_MESSAGES = [
-    gettext_noop("Give at least a name, an email or a phone."),
-    gettext_noop("A company needs a name."),
-    gettext_noop("This field is required."),
-    gettext_noop("A planned interaction needs a due time."),
-    gettext_noop("Attach the interaction to a contact or a company."),
-    gettext_noop("Say what kind of interaction this is."),
-    gettext_noop("The date must be between 1900 and today."),
-    gettext_noop("The date is out of range."),
-    gettext_noop("A tax id has only letters and digits."),
-    gettext_noop("A tag cannot contain a comma."),
-    gettext_noop("Too many tags (500 characters at most)."),
-    gettext_noop("You can only assign records to yourself or your team."),
-    gettext_noop("Expected a whole number of seconds."),
-    gettext_noop("Give the view a name."),
-    gettext_noop("Some fields are invalid."),
-]
+# Service messages (already in the user's language) that the form words for a person at a
+# screen. Matched against the same msgid in the active language, so it works in every language.
+_REWRITES = (
+    (
+        (gettext_noop("At most %(n)s characters."),),
+        lambda m: _("Too long: %(limit)s characters at most.") % {"limit": m["n"]},
+    ),
+    (
+        (
+            gettext_noop("Expected a date as YYYY-MM-DD, got %(value)s."),
+            gettext_noop("Expected a date and time (ISO 8601), got %(value)s."),
+            gettext_noop("Expected a date, got %(value)s."),
+        ),
+        lambda m: _("Enter a date like 2024-05-31."),
+    ),
+    (
+        (gettext_noop("Expected a number."), gettext_noop("Expected a number, got %(value)s.")),
+        lambda m: _("Enter a number."),
+    ),
+    (
+        (gettext_noop("%(value)s is not one of: %(allowed)s."),),
+        lambda m: _("Choose one of the offered values."),
+    ),
+    (
+        (gettext_noop("No company with id %(id)s."),),
+        lambda m: _("That company doesn't exist or isn't visible to you."),
+    ),
+)
+
+
+@lru_cache(maxsize=256)
+def _pattern(template: str) -> re.Pattern[str]:
+    """A translated message template ("At most %(n)s characters.") as a regex with groups."""
+    parts = re.split(r"%\((\w+)\)s", template)
+    regex = "".join(
+        re.escape(part.replace("%%", "%")) if i % 2 == 0 else f"(?P<{part}>.*)"
+        for i, part in enumerate(parts)
+    )
+    return re.compile(f"^{regex}$", re.DOTALL)
+
+
+def _rewrite(message: str) -> str:
+    for templates, reword in _REWRITES:
+        for template in templates:
+            match = _pattern(_(template)).match(message)
+            if match:
+                return reword(match.groupdict())
+    return message
 
 
 def translate_errors(fields: dict[str, str], values: dict[str, Any] | None = None) -> dict:
-    """Service error texts → what the user reads (translated where the wording is fixed)."""
+    """Service error texts (already translated) → the wording the form shows beside a field."""
     result = {}
     for key, message in fields.items():
         head = key.split(".")[0]
@@ -88,20 +120,8 @@ def translate_errors(fields: dict[str, str], values: dict[str, Any] | None = Non
                 if head == "emails"
                 else _("Not a phone number we can dial. Include the country code, e.g. +7 …")
             )
-        elif message.startswith("At most ") and message.endswith(" characters."):
-            result[key] = _("Too long: %(limit)s characters at most.") % {
-                "limit": message.split()[2]
-            }
-        elif message.startswith("Expected a date"):
-            result[key] = _("Enter a date like 2024-05-31.")
-        elif message.startswith("Expected a number"):
-            result[key] = _("Enter a number.")
-        elif " is not one of: " in message:
-            result[key] = _("Choose one of the offered values.")
-        elif message.startswith("No company with id"):
-            result[key] = _("That company doesn't exist or isn't visible to you.")
         else:
-            result[key] = _(message)
+            result[key] = _rewrite(str(message))
     return result
 
 

@@ -10,6 +10,7 @@ from django.core import signing
 from django.db.models import Count, Max, Q, QuerySet
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
+from django.utils.translation import gettext as _
 
 from kliento.core.errors import (
     BadCursorError,
@@ -74,12 +75,17 @@ def _get(qs, user: User, entity: str, pk: Any, for_write: bool):
         raise NotFoundError() from None
     obj = qs.filter(pk=pk).first()
     if obj is None or not can_read(user, entity, obj):
-        raise NotFoundError(f"No {entity} with id {pk}.")
+        message = (
+            _("No contact with id %(id)s.")
+            if entity == "contact"
+            else _("No company with id %(id)s.")
+        )
+        raise NotFoundError(message % {"id": pk})
     if for_write:
         from kliento.core.permissions import can_write
 
         if not can_write(user, entity, obj):
-            raise PermissionDeniedError("You can view this record but not change it.")
+            raise PermissionDeniedError(_("You can view this record but not change it."))
     return obj
 
 
@@ -105,9 +111,9 @@ def interaction_get_for_user(*, user: User, pk: Any, for_write: bool = False) ->
         .first()
     )
     if obj is None:
-        raise NotFoundError(f"No interaction with id {pk}.")
+        raise NotFoundError(_("No interaction with id %(id)s.") % {"id": pk})
     if for_write and not interaction_can_write(user, obj):
-        raise PermissionDeniedError("You can view this interaction but not change it.")
+        raise PermissionDeniedError(_("You can view this interaction but not change it."))
     return obj
 
 
@@ -145,7 +151,7 @@ def _decode_cursor(cursor: str, fields: list[tuple[str, bool, str]]) -> tuple[li
                 result.append(str(value))
         return result, direction
     except (signing.BadSignature, KeyError, TypeError, ValueError) as exc:
-        raise BadCursorError("The cursor is invalid; start again from the first page.") from exc
+        raise BadCursorError(_("The cursor is invalid; start again from the first page.")) from exc
 
 
 def _after(fields: list[tuple[str, bool, str]], values: list[Any], reverse: bool) -> Q:
@@ -169,9 +175,11 @@ def keyset_page(
     try:
         limit = int(limit)
     except (TypeError, ValueError):
-        raise ValidationFailedError(fields={"limit": "Expected a number."}) from None
+        raise ValidationFailedError(fields={"limit": _("Expected a number.")}) from None
     if not 1 <= limit <= MAX_LIMIT:
-        raise ValidationFailedError(fields={"limit": f"Must be between 1 and {MAX_LIMIT}."})
+        raise ValidationFailedError(
+            fields={"limit": _("Must be between 1 and %(max)s.") % {"max": MAX_LIMIT}}
+        )
     reverse = False
     if cursor:
         values, direction = _decode_cursor(cursor, fields)
@@ -249,7 +257,10 @@ def _sort_fields(sorts: dict, sort: str) -> list[tuple[str, bool, str]]:
     if base is None:
         allowed = ", ".join(f"{k}, -{k}" for k in sorts)
         raise ValidationFailedError(
-            fields={"sort": f"Unknown sort {sort!r}; use one of {allowed}."}
+            fields={
+                "sort": _("Unknown sort %(sort)s; use one of %(allowed)s.")
+                % {"sort": repr(sort), "allowed": allowed}
+            }
         )
     return [(name, desc, kind) for name, _d, kind in base]
 
@@ -268,15 +279,18 @@ def parse_id(raw: Any) -> int | None:
 
 def _custom_filter(entity: str, key: str, raw: str, errors: dict[str, str]) -> Q | None:
     if "\x00" in key or "\x00" in raw:
-        errors[f"custom.{key.replace(chr(0), '')}"] = "Contains a NUL character."
+        errors[f"custom.{key.replace(chr(0), '')}"] = _("Contains a NUL character.")
         return None
     field_def = CustomField.objects.filter(entity=entity, key=key).first()
     if field_def is None:
-        errors[f"custom.{key}"] = "Unknown custom field."
+        errors[f"custom.{key}"] = _("Unknown custom field.")
         return None
     if field_def.type == CustomFieldType.MULTI_CHOICE:
         if raw not in field_def.choices:
-            errors[f"custom.{key}"] = f"{raw!r} is not one of: {', '.join(field_def.choices)}."
+            errors[f"custom.{key}"] = _("%(value)s is not one of: %(allowed)s.") % {
+                "value": repr(raw),
+                "allowed": ", ".join(field_def.choices),
+            }
             return None
         # A JSON list contains the quoted choice as text on every backend.
         return Q(**{f"custom__{key}__icontains": f'"{raw}"'})
@@ -298,7 +312,7 @@ def _date_filter(name: str, raw: str, errors: dict[str, str]):
     except ValueError:
         value = None
     if value is None:
-        errors[name] = f"Expected a date, got {raw!r}."
+        errors[name] = _("Expected a date, got %(value)s.") % {"value": repr(raw)}
         return None
     if timezone.is_naive(value):
         value = timezone.make_aware(value)
@@ -324,12 +338,12 @@ def _common_filters(entity: str, qs: QuerySet, filters: dict[str, Any], allowed:
                 qs = qs.filter(q)
             continue
         if key not in allowed:
-            errors[key] = "Unknown filter."
+            errors[key] = _("Unknown filter.")
             continue
         if key == "owner_id":
             owner_id = parse_id(raw)
             if owner_id is None:
-                errors[key] = "Expected a user id."
+                errors[key] = _("Expected a user id.")
                 continue
             qs = qs.filter(owner_id=owner_id)
         elif key in {"city", "region", "industry"}:
@@ -358,7 +372,9 @@ def contact_list(
     stage = filters.get("stage")
     if stage:
         if stage not in LifecycleStage.values:
-            errors["stage"] = f"Unknown stage; use one of {', '.join(LifecycleStage.values)}."
+            errors["stage"] = _("Unknown stage; use one of %(allowed)s.") % {
+                "allowed": ", ".join(LifecycleStage.values)
+            }
         else:
             qs = qs.filter(lifecycle_stage=stage)
     q = str(filters.get("q") or "").strip()
@@ -376,13 +392,13 @@ def contact_list(
     if company_id:
         company_id = parse_id(company_id)
         if company_id is None:
-            errors["company_id"] = "Expected a company id."
+            errors["company_id"] = _("Expected a company id.")
         else:
             qs = qs.filter(
                 id__in=ContactCompany.objects.filter(company_id=company_id).values("contact_id")
             )
     if errors:
-        raise ValidationFailedError("Invalid filters.", fields=errors)
+        raise ValidationFailedError(_("Invalid filters."), fields=errors)
     return keyset_page(qs.select_related("owner"), fields, cursor, limit)
 
 
@@ -405,7 +421,7 @@ def company_list(
     if filters.get("tax_id"):
         qs = qs.filter(tax_id=str(filters["tax_id"]).strip())
     if errors:
-        raise ValidationFailedError("Invalid filters.", fields=errors)
+        raise ValidationFailedError(_("Invalid filters."), fields=errors)
     return keyset_page(qs.select_related("owner"), fields, cursor, limit)
 
 
@@ -448,24 +464,24 @@ def timeline(
             continue
         if key == "kind":
             if raw not in InteractionKind.values:
-                errors[key] = "Unknown kind."
+                errors[key] = _("Unknown kind.")
             qs = qs.filter(kind=raw)
         elif key == "channel":
             if raw not in Channel.values:
-                errors[key] = "Unknown channel."
+                errors[key] = _("Unknown channel.")
             qs = qs.filter(channel=raw)
         elif key == "user_id":
             user_id = parse_id(raw)
             if user_id is None:
-                errors[key] = "Expected a user id."
+                errors[key] = _("Expected a user id.")
             else:
                 qs = qs.filter(user_id=user_id)
         elif key == "planned":
             qs = qs.filter(planned=str(raw).lower() in {"1", "true", "yes"})
         else:
-            errors[key] = "Unknown filter."
+            errors[key] = _("Unknown filter.")
     if errors:
-        raise ValidationFailedError("Invalid filters.", fields=errors)
+        raise ValidationFailedError(_("Invalid filters."), fields=errors)
     qs = qs.select_related("user", "assignee", "contact", "company")
     return keyset_page(qs, TIMELINE_ORDER, cursor, limit)
 
@@ -556,7 +572,7 @@ def audit_list(
     from kliento.core.permissions import is_admin
 
     if not is_admin(user):
-        raise PermissionDeniedError("Only administrators can browse the whole audit log.")
+        raise PermissionDeniedError(_("Only administrators can browse the whole audit log."))
     qs = AuditLog.objects.select_related("user")
     filters = filters or {}
     if filters.get("entity"):

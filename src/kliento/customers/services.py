@@ -8,6 +8,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
+from django.utils.translation import gettext as _
 
 from kliento.core.errors import (
     NotFoundError,
@@ -109,12 +110,12 @@ def _text(model, field: str, value: Any, errors: dict[str, str]) -> str:
     if value is None:
         return ""
     if not isinstance(value, str):
-        errors[field] = "Expected text."
+        errors[field] = _("Expected text.")
         return ""
     value = value.strip()
     max_length = model._meta.get_field(field).max_length
     if max_length and len(value) > max_length:
-        errors[field] = f"At most {max_length} characters."
+        errors[field] = _("At most %(n)s characters.") % {"n": max_length}
     return value
 
 
@@ -122,7 +123,10 @@ def _choice(value: Any, choices, field: str, errors: dict[str, str]) -> str:
     value = "" if value is None else value
     if value not in choices.values:
         allowed = ", ".join(v for v in choices.values if v)
-        errors[field] = f"{value!r} is not one of: {allowed}."
+        errors[field] = _("%(value)s is not one of: %(allowed)s.") % {
+            "value": repr(value),
+            "allowed": allowed,
+        }
     return value
 
 
@@ -132,19 +136,22 @@ def _emails(values: Any, field: str, errors: dict[str, str]) -> list[str]:
     if isinstance(values, str):
         values = [values]
     if not isinstance(values, list | tuple):
-        errors[field] = "Expected a list of emails."
+        errors[field] = _("Expected a list of emails.")
         return []
     result: list[str] = []
     for i, raw in enumerate(values):
         if not isinstance(raw, str):
-            errors[f"{field}.{i}"] = "Expected an email address."
+            errors[f"{field}.{i}"] = _("Expected an email address.")
             continue
         if not raw.strip():
             continue
         try:
             email = normalize_email(raw)
         except NormalizationError as exc:
-            errors[f"{field}.{i}"] = f"Invalid email {raw!r}: {exc}"
+            errors[f"{field}.{i}"] = _("Invalid email %(value)s: %(reason)s") % {
+                "value": repr(raw),
+                "reason": exc,
+            }
             continue
         if email not in result:
             result.append(email)
@@ -157,20 +164,23 @@ def _phones(values: Any, field: str, errors: dict[str, str]) -> list[str]:
     if isinstance(values, str):
         values = [values]
     if not isinstance(values, list | tuple):
-        errors[field] = "Expected a list of phone numbers."
+        errors[field] = _("Expected a list of phone numbers.")
         return []
     region = OrgSettings.get().default_region
     result: list[str] = []
     for i, raw in enumerate(values):
         if not isinstance(raw, str):
-            errors[f"{field}.{i}"] = "Expected a phone number."
+            errors[f"{field}.{i}"] = _("Expected a phone number.")
             continue
         if not raw.strip():
             continue
         try:
             phone = normalize_phone(raw, region)
         except NormalizationError as exc:
-            errors[f"{field}.{i}"] = f"Invalid phone {raw!r}: {exc}"
+            errors[f"{field}.{i}"] = _("Invalid phone %(value)s: %(reason)s") % {
+                "value": repr(raw),
+                "reason": exc,
+            }
             continue
         if phone not in result:
             result.append(phone)
@@ -183,14 +193,14 @@ def _tags(values: Any, errors: dict[str, str]) -> str:
     if isinstance(values, str):
         values = values.split(",")
     if not isinstance(values, list | tuple) or not all(isinstance(v, str) for v in values):
-        errors["tags"] = "Expected a list of tags."
+        errors["tags"] = _("Expected a list of tags.")
         return ""
     if any("," in v for v in values):
-        errors["tags"] = "A tag cannot contain a comma."
+        errors["tags"] = _("A tag cannot contain a comma.")
         return ""
     result = tags_to_db(values)
     if len(result) > 500:
-        errors["tags"] = "Too many tags (500 characters at most)."
+        errors["tags"] = _("Too many tags (500 characters at most).")
     return result
 
 
@@ -207,10 +217,12 @@ def _date(value: Any, field: str, errors: dict[str, str]) -> date | None:
         except ValueError:
             result = None
         if result is None:
-            errors[field] = f"Expected a date as YYYY-MM-DD, got {value!r}."
+            errors[field] = _("Expected a date as YYYY-MM-DD, got %(value)s.") % {
+                "value": repr(value)
+            }
             return None
     if result.year < 1900 or result > timezone.localdate():
-        errors[field] = "The date must be between 1900 and today."
+        errors[field] = _("The date must be between 1900 and today.")
     return result
 
 
@@ -225,12 +237,14 @@ def _datetime(value: Any, field: str, errors: dict[str, str]) -> datetime | None
         except ValueError:
             result = None
         if result is None:
-            errors[field] = f"Expected a date and time (ISO 8601), got {value!r}."
+            errors[field] = _("Expected a date and time (ISO 8601), got %(value)s.") % {
+                "value": repr(value)
+            }
             return None
     if timezone.is_naive(result):
         result = timezone.make_aware(result)
     if not (1900 <= result.year <= 2200):
-        errors[field] = "The date is out of range."
+        errors[field] = _("The date is out of range.")
     return result
 
 
@@ -240,28 +254,31 @@ def _owner(user: User, value: Any, errors: dict[str, str]) -> int | None:
     try:
         owner_id = int(value)
     except (TypeError, ValueError):
-        errors["owner_id"] = "Expected a user id."
+        errors["owner_id"] = _("Expected a user id.")
         return None
     if not User.objects.filter(pk=owner_id, is_active=True).exists():
-        errors["owner_id"] = f"No active user with id {owner_id}."
+        errors["owner_id"] = _("No active user with id %(id)s.") % {"id": owner_id}
         return None
     scope = scope_for(user)
     if owner_id != user.pk and not scope.write_all and owner_id not in scope.owner_ids:
-        errors["owner_id"] = "You can only assign records to yourself or your team."
+        errors["owner_id"] = _("You can only assign records to yourself or your team.")
     return owner_id
 
 
 def _unknown(data: dict[str, Any], allowed: set[str], errors: dict[str, str]) -> None:
     for key in data:
         if key not in allowed:
-            errors[key] = "Unknown field."
+            errors[key] = _("Unknown field.")
 
 
 def _check_version(obj, expected_version: int | None) -> None:
     if expected_version is not None and obj.version != expected_version:
         raise StaleVersionError(
-            f"This record was changed by someone else (now version {obj.version}, "
-            f"you had {expected_version}). Reload it and apply your change again."
+            _(
+                "This record was changed by someone else (now version %(current)s, "
+                "you had %(expected)s). Reload it and apply your change again."
+            )
+            % {"current": obj.version, "expected": expected_version}
         )
 
 
@@ -269,12 +286,12 @@ def _require_write(user: User, entity: str, obj) -> None:
     if not can_read(user, entity, obj):
         raise NotFoundError()
     if not can_write(user, entity, obj):
-        raise PermissionDeniedError("You can view this record but not change it.")
+        raise PermissionDeniedError(_("You can view this record but not change it."))
 
 
 def _require_may_write(user: User) -> None:
     if not scope_for(user).may_write:
-        raise PermissionDeniedError("Your role is read-only.")
+        raise PermissionDeniedError(_("Your role is read-only."))
 
 
 # --- contacts -----------------------------------------------------------------------------
@@ -313,7 +330,7 @@ def _contact_clean(user: User, data: dict[str, Any], contact: Contact | None) ->
         if not isinstance(social, dict) or not all(
             isinstance(k, str) and isinstance(v, str) for k, v in social.items()
         ):
-            errors["social"] = "Expected an object of network name → profile address."
+            errors["social"] = _("Expected an object of network name → profile address.")
         else:
             values["social"] = {
                 k.strip()[:50]: v.strip()[:255]
@@ -328,7 +345,7 @@ def _contact_clean(user: User, data: dict[str, Any], contact: Contact | None) ->
             values["owner_id"] = owner_id
     if "custom" in data:
         if not isinstance(data["custom"], dict):
-            errors["custom"] = "Expected an object of custom field values."
+            errors["custom"] = _("Expected an object of custom field values.")
         else:
             try:
                 values["custom"] = custom_values_clean(
@@ -351,9 +368,9 @@ def _contact_clean(user: User, data: dict[str, Any], contact: Contact | None) ->
             values[f] if f in values else getattr(contact, f, None) for f in identity
         )
         if not has_identity and "first_name" not in errors:
-            errors["first_name"] = "Give at least a name, an email or a phone."
+            errors["first_name"] = _("Give at least a name, an email or a phone.")
     if errors:
-        raise ValidationFailedError("Some fields are invalid.", fields=errors)
+        raise ValidationFailedError(_("Some fields are invalid."), fields=errors)
     return values
 
 
@@ -368,25 +385,27 @@ def _company_links(user: User, links: Any, errors: dict[str, str]) -> list[dict[
     if links is None:
         return []
     if not isinstance(links, list | tuple):
-        errors["companies"] = "Expected a list of {company_id, role, title}."
+        errors["companies"] = _("Expected a list of {company_id, role, title}.")
         return []
     result = []
     for i, link in enumerate(links):
         if isinstance(link, int):
             link = {"company_id": link}
         if not isinstance(link, dict) or "company_id" not in link:
-            errors[f"companies.{i}"] = "Expected {company_id, role, title}."
+            errors[f"companies.{i}"] = _("Expected {company_id, role, title}.")
             continue
         extra = set(link) - {"company_id", "role", "title", "is_primary"}
         if extra:
-            errors[f"companies.{i}.{sorted(extra)[0]}"] = "Unknown field."
+            errors[f"companies.{i}.{sorted(extra)[0]}"] = _("Unknown field.")
             continue
         try:
             company = Company.objects.get(pk=int(link["company_id"]))
         except (Company.DoesNotExist, TypeError, ValueError):
             company = None
         if company is None or not can_read(user, "company", company):
-            errors[f"companies.{i}.company_id"] = f"No company with id {link['company_id']}."
+            errors[f"companies.{i}.company_id"] = _("No company with id %(id)s.") % {
+                "id": link["company_id"]
+            }
             continue
         result.append(
             {
@@ -559,7 +578,7 @@ def _company_clean(user: User, data: dict[str, Any], company: Company | None) ->
         if field in data:
             values[field] = _text(Company, field, data[field], errors)
     if "tax_id" in values and values["tax_id"] and not values["tax_id"].replace(" ", "").isalnum():
-        errors["tax_id"] = "A tax id has only letters and digits."
+        errors["tax_id"] = _("A tax id has only letters and digits.")
     if "size" in data:
         values["size"] = _choice(data["size"] or "", CompanySize, "size", errors)
     if "emails" in data:
@@ -574,7 +593,7 @@ def _company_clean(user: User, data: dict[str, Any], company: Company | None) ->
             values["owner_id"] = owner_id
     if "custom" in data:
         if not isinstance(data["custom"], dict):
-            errors["custom"] = "Expected an object of custom field values."
+            errors["custom"] = _("Expected an object of custom field values.")
         else:
             try:
                 values["custom"] = custom_values_clean(
@@ -590,9 +609,9 @@ def _company_clean(user: User, data: dict[str, Any], company: Company | None) ->
         except ValidationFailedError as exc:
             errors.update(exc.fields)
     if (company is None or "name" in data) and not values.get("name") and "name" not in errors:
-        errors["name"] = "A company needs a name."
+        errors["name"] = _("A company needs a name.")
     if errors:
-        raise ValidationFailedError("Some fields are invalid.", fields=errors)
+        raise ValidationFailedError(_("Some fields are invalid."), fields=errors)
     return values
 
 
@@ -669,7 +688,7 @@ def record_share(
 ) -> RecordShare:
     _require_write(user, entity, obj)
     if not target.is_active:
-        raise ValidationFailedError(fields={"user_id": "That user is not active."})
+        raise ValidationFailedError(fields={"user_id": _("That user is not active.")})
     share, _created = RecordShare.objects.update_or_create(
         entity=entity, object_id=obj.pk, user=target, defaults={"can_edit": can_edit}
     )
@@ -686,7 +705,9 @@ def record_share(
 @transaction.atomic
 def record_unshare(*, user: User, entity: str, obj, target: User) -> None:
     _require_write(user, entity, obj)
-    deleted, _ = RecordShare.objects.filter(entity=entity, object_id=obj.pk, user=target).delete()
+    deleted, _count = RecordShare.objects.filter(
+        entity=entity, object_id=obj.pk, user=target
+    ).delete()
     if deleted:
         audit_record(
             user=user,
@@ -712,9 +733,9 @@ def _interaction_clean(
     if "body" in data:
         body = data["body"] or ""
         if not isinstance(body, str):
-            errors["body"] = "Expected text."
+            errors["body"] = _("Expected text.")
         elif len(body) > 100_000:
-            errors["body"] = "At most 100000 characters."
+            errors["body"] = _("At most %(n)s characters.") % {"n": 100_000}
         else:
             values["body"] = body
     if "kind" in data:
@@ -731,9 +752,9 @@ def _interaction_clean(
         if duration in (None, ""):
             values["duration_seconds"] = None
         elif isinstance(duration, bool) or not str(duration).isdigit():
-            errors["duration_seconds"] = "Expected a whole number of seconds."
+            errors["duration_seconds"] = _("Expected a whole number of seconds.")
         elif int(duration) > 7 * 24 * 3600:
-            errors["duration_seconds"] = "At most a week."
+            errors["duration_seconds"] = _("At most a week.")
         else:
             values["duration_seconds"] = int(duration)
     if "related_id" in data:
@@ -741,12 +762,12 @@ def _interaction_clean(
         if rid in (None, ""):
             values["related_id"] = None
         elif isinstance(rid, bool) or not str(rid).isdigit() or int(rid) > 2**62:
-            errors["related_id"] = "Expected an id."
+            errors["related_id"] = _("Expected an id.")
         else:
             values["related_id"] = int(rid)
     if "planned" in data:
         if not isinstance(data["planned"], bool):
-            errors["planned"] = "Expected true or false."
+            errors["planned"] = _("Expected true or false.")
         else:
             values["planned"] = data["planned"]
     if "contact_id" in data:
@@ -762,7 +783,7 @@ def _interaction_clean(
                 assignee = User.objects.get(pk=int(aid), is_active=True)
                 values["assignee_id"] = assignee.pk
             except (User.DoesNotExist, TypeError, ValueError):
-                errors["assignee_id"] = f"No active user with id {aid}."
+                errors["assignee_id"] = _("No active user with id %(id)s.") % {"id": aid}
     merged = {
         "kind": getattr(interaction, "kind", None),
         "planned": getattr(interaction, "planned", False),
@@ -772,23 +793,23 @@ def _interaction_clean(
         **values,
     }
     if "occurred_at" in values and values["occurred_at"] is None and interaction is not None:
-        errors["occurred_at"] = "An interaction needs a time."
+        errors["occurred_at"] = _("An interaction needs a time.")
     if interaction is None and not merged["kind"] and "kind" not in errors:
         if merged["planned"]:
             values["kind"] = merged["kind"] = InteractionKind.TASK
         else:
-            errors["kind"] = "Say what kind of interaction this is."
+            errors["kind"] = _("Say what kind of interaction this is.")
     if merged["planned"] and not merged["due_at"] and "due_at" not in errors:
-        errors["due_at"] = "A planned interaction needs a due time."
+        errors["due_at"] = _("A planned interaction needs a due time.")
     if (
         merged["contact"] is None
         and merged["company"] is None
         and "contact_id" not in errors
         and "company_id" not in errors
     ):
-        errors["contact_id"] = "Attach the interaction to a contact or a company."
+        errors["contact_id"] = _("Attach the interaction to a contact or a company.")
     if errors:
-        raise ValidationFailedError("Some fields are invalid.", fields=errors)
+        raise ValidationFailedError(_("Some fields are invalid."), fields=errors)
     return values
 
 
@@ -800,7 +821,12 @@ def _related(user: User, model, entity: str, value: Any, errors: dict[str, str])
     except (model.DoesNotExist, TypeError, ValueError, OverflowError):
         obj = None
     if obj is None or not can_read(user, entity, obj):
-        errors[f"{entity}_id"] = f"No {entity} with id {value}."
+        message = (
+            _("No contact with id %(id)s.")
+            if entity == "contact"
+            else _("No company with id %(id)s.")
+        )
+        errors[f"{entity}_id"] = message % {"id": value}
         return None
     return obj
 
@@ -852,7 +878,7 @@ def interaction_update(
 ) -> Interaction:
     interaction = Interaction.objects.select_for_update().get(pk=interaction.pk)
     if not interaction_can_write(user, interaction):
-        raise PermissionDeniedError("You can view this interaction but not change it.")
+        raise PermissionDeniedError(_("You can view this interaction but not change it."))
     _check_version(interaction, expected_version)
     values = _interaction_clean(user, data, interaction)
     before = {k: getattr(interaction, k) for k in values}
@@ -883,7 +909,7 @@ def interaction_delete(
 ) -> None:
     interaction = Interaction.objects.select_for_update().get(pk=interaction.pk)
     if not interaction_can_write(user, interaction):
-        raise PermissionDeniedError("You can view this interaction but not delete it.")
+        raise PermissionDeniedError(_("You can view this interaction but not delete it."))
     _check_version(interaction, expected_version)
     audit_record(
         user=user,
@@ -899,9 +925,9 @@ def interaction_delete(
 def task_complete(*, user: User, interaction: Interaction, outcome: str = "") -> Interaction:
     interaction = Interaction.objects.select_for_update().get(pk=interaction.pk)
     if not interaction_can_write(user, interaction):
-        raise PermissionDeniedError("You can view this task but not complete it.")
+        raise PermissionDeniedError(_("You can view this task but not complete it."))
     if not interaction.planned:
-        raise ValidationFailedError(fields={"planned": "Only planned interactions can be done."})
+        raise ValidationFailedError(fields={"planned": _("Only planned interactions can be done.")})
     if interaction.done:
         return interaction
     now = timezone.now()
@@ -929,7 +955,7 @@ def task_complete(*, user: User, interaction: Interaction, outcome: str = "") ->
 def task_reopen(*, user: User, interaction: Interaction) -> Interaction:
     interaction = Interaction.objects.select_for_update().get(pk=interaction.pk)
     if not interaction_can_write(user, interaction):
-        raise PermissionDeniedError("You can view this task but not change it.")
+        raise PermissionDeniedError(_("You can view this task but not change it."))
     if not interaction.done:
         return interaction
     interaction.done = False

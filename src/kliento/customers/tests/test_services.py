@@ -1,7 +1,7 @@
 from datetime import timedelta
 
 import pytest
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from kliento.core.errors import (
     NotFoundError,
@@ -267,3 +267,29 @@ def test_interaction_time_cannot_be_cleared(org, contact_factory):
     with pytest.raises(ValidationFailedError) as exc:
         services.interaction_update(user=org.rep, interaction=call, data={"occurred_at": None})
     assert set(exc.value.fields) == {"occurred_at"}
+
+
+def test_contact_create_errors_come_in_the_active_language(org):
+    with translation.override("ru"), pytest.raises(ValidationFailedError) as exc:
+        services.contact_create(
+            user=org.rep,
+            data={"first_name": "Анна", "emails": ["not-an-email"], "lifecycle_stage": "vip"},
+        )
+    assert exc.value.message == "Некоторые поля заполнены неверно."
+    assert set(exc.value.fields) == {"emails.0", "lifecycle_stage"}
+    assert exc.value.fields["emails.0"].startswith(
+        "Некорректный адрес электронной почты 'not-an-email': "
+    )
+    assert exc.value.fields["lifecycle_stage"] == (
+        "'vip' — недопустимое значение; допустимые: subscriber, lead, prospect, customer, former."
+    )
+    assert Contact.objects.count() == 0
+
+
+def test_default_error_message_is_translated_when_raised(org, contact_factory):
+    contact = contact_factory(owner=org.rep, first_name="Ivan")
+    with translation.override("ru"), pytest.raises(NotFoundError) as exc:
+        services.contact_update(user=org.other_rep, contact=contact, data={"city": "Kazan"})
+    assert exc.value.message == "Не найдено."
+    contact.refresh_from_db()
+    assert contact.city == ""
