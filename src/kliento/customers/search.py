@@ -20,11 +20,13 @@ from django.db import connection
 
 from kliento.core.models import OrgSettings, User
 from kliento.core.permissions import scope_for
-from kliento.customers.models import Company, Contact, SearchEntry, SearchWord
+from kliento.customers.models import Company, Contact, RecordShare, SearchEntry, SearchWord
 from kliento.customers.normalize import fold, format_phone, phone_digits_variants, search_text
 
 MIN_WORD = 3
 VOCAB_MIN = 4
+CANDIDATES = 300
+MAX_CORRECTIONS = 4
 _PHONEISH = re.compile(r"^[\d\s()+\-.]+$")
 
 
@@ -62,8 +64,12 @@ def company_text(company: Company) -> str:
     )
 
 
+_VOCAB_WORD = re.compile(rf"[a-z]{{{VOCAB_MIN},40}}")
+
+
 def vocabulary_words(text: str) -> set[str]:
-    return {w[:100] for w in text.split() if len(w) >= VOCAB_MIN and not w.isdigit()}
+    """Name-like words only: emails, numbers and phones are matched exactly, not corrected."""
+    return {w for w in text.split() if _VOCAB_WORD.fullmatch(w)}
 
 
 def _index(entity: str, obj, title: str, text: str) -> None:
@@ -108,6 +114,12 @@ def vocabulary_rebuild(batch: int = 20_000) -> int:
         SearchWord.objects.bulk_create(
             [SearchWord(word=w) for w in ordered[i : i + batch]], ignore_conflicts=True
         )
+    if connection.vendor == "sqlite":
+        # Deleted words leave tombstones in the FTS segments; rebuilding drops them.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "INSERT INTO customers_searchword_fts(customers_searchword_fts) VALUES('rebuild')"
+            )
     return len(ordered)
 
 
@@ -149,9 +161,9 @@ def _like_escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _similar_words(word: str) -> list[str]:
+def _similar_words(word: str, max_distance: int | None = None) -> list[str]:
     """Vocabulary words within a small edit distance of `word` (typo correction)."""
-    if len(word) < VOCAB_MIN or word.isdigit():
+    if not _VOCAB_WORD.fullmatch(word):
         return []
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
@@ -172,7 +184,7 @@ def _similar_words(word: str) -> list[str]:
                 [" OR ".join(_fts_quote(g) for g in grams)],
             )
         candidates = [row[0] for row in cursor.fetchall()]
-    limit = _max_distance(word)
+    limit = _max_distance(word) if max_distance is None else max_distance
     close = [(levenshtein(word, c, limit), c) for c in candidates if c != word]
     return [c for d, c in sorted(close) if d <= limit][:8]
 
@@ -183,32 +195,46 @@ def query_terms(q: str) -> list[list[str]]:
     if _PHONEISH.match(q) and sum(ch.isdigit() for ch in q) >= 5:
         variants = phone_digits_variants(q, OrgSettings.get().default_region)
         return [variants] if variants else []
-    terms = []
-    for word in fold(q).split():
-        if len(word) < MIN_WORD:
-            continue
-        terms.append([word, *_similar_words(word)])
-    return terms
+    words = [w for w in fold(q).split() if len(w) >= MIN_WORD][:8]
+    # A word the vocabulary knows is taken as spelled; only unknown ones get corrections.
+    known = set(SearchWord.objects.filter(word__in=words).values_list("word", flat=True))
+
+    # A known word may still be a typo that exists in the data ("Owwens"): alone it keeps
+    # its nearest one-letter neighbours; beside other words (a full name) it is taken as
+    # spelled, since every extra spelling multiplies the work of the match.
+    def alternatives(word: str) -> list[str]:
+        if word not in known:
+            return [word, *_similar_words(word)[:MAX_CORRECTIONS]]
+        if len(words) == 1:
+            return [word, *_similar_words(word, max_distance=1)[:2]]
+        return [word]
+
+    return [alternatives(w) for w in words]
 
 
 # --- matching -----------------------------------------------------------------------------
 
 
 def _candidates(terms: list[list[str]], owner_filter: str, params: list, limit: int) -> list:
+    """Up to `limit` entries matching every term (any of its spellings), in no set order.
+
+    Ranking every match in the database (bm25, similarity) costs time proportional to the
+    match count — seconds for a common name over millions of rows — so the database only
+    finds candidates and `_score` ranks them.
+    """
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             clauses, args = [], []
             for alternatives in terms:
                 clauses.append("(" + " OR ".join(["e.text LIKE %s"] * len(alternatives)) + ")")
                 args += [f"%{_like_escape(a)}%" for a in alternatives]
-            order = " ".join(a[0] for a in terms)
             cursor.execute(
                 "SELECT e.entity, e.object_id, e.owner_id, e.title, e.text "
                 "FROM customers_searchentry e WHERE "
                 + " AND ".join(clauses)
                 + owner_filter
-                + " ORDER BY similarity(e.text, %s) DESC, e.id LIMIT %s",
-                [*args, *params, order, limit],
+                + " LIMIT %s",
+                [*args, *params, limit],
             )
         else:
             match = " AND ".join(
@@ -218,23 +244,31 @@ def _candidates(terms: list[list[str]], owner_filter: str, params: list, limit: 
             cursor.execute(
                 "SELECT e.entity, e.object_id, e.owner_id, e.title, e.text "
                 "FROM customers_search_fts f JOIN customers_searchentry e ON e.id = f.rowid "
-                "WHERE customers_search_fts MATCH %s" + owner_filter + " ORDER BY f.rank LIMIT %s",
+                "WHERE customers_search_fts MATCH %s" + owner_filter + " LIMIT %s",
                 [match, *params, limit],
             )
         return cursor.fetchall()
 
 
 def _score(terms: list[list[str]], text: str) -> float:
+    """1.0 for whole-word matches of every query word; less for prefixes and corrections."""
     words = text.split()
     total = 0.0
-    for alternatives in terms:
-        exact = alternatives[0]
-        if any(exact == w for w in words):
+    for exact, *corrections in terms:
+        if exact in words:
             best = 1.0
-        elif any(exact in w for w in words):
+        elif any(w.startswith(exact) for w in words):
             best = 0.9
+        elif any(exact in w for w in words):
+            best = 0.8
+        elif any(c in words for c in corrections):
+            best = 0.75
+        elif any(c in w for c in corrections for w in words):
+            best = 0.65
         else:
-            best = max((SequenceMatcher(None, exact, w).ratio() * 0.85 for w in words), default=0.0)
+            best = max(
+                (SequenceMatcher(None, exact, w).ratio() * 0.6 for w in words[:20]), default=0.0
+            )
         total += best
     return total / max(len(terms), 1)
 
@@ -245,18 +279,6 @@ def _visible_filter(user: User) -> tuple[str, list]:
         return "", []
     owner_ids = sorted(scope.owner_ids)
     clause = " AND (e.owner_id IN (" + ",".join(["%s"] * len(owner_ids)) + ")" + _SHARED + ")"
-    return clause, [*owner_ids, user.pk]
-
-
-def _hidden_filter(user: User) -> tuple[str, list]:
-    owner_ids = sorted(scope_for(user).owner_ids)
-    clause = (
-        " AND (e.owner_id IS NULL OR e.owner_id NOT IN ("
-        + ",".join(["%s"] * len(owner_ids))
-        + ")) AND NOT ("
-        + _SHARED[4:]
-        + ")"
-    )
     return clause, [*owner_ids, user.pk]
 
 
@@ -271,21 +293,28 @@ def search(*, user: User, q: str, limit: int = 20) -> list[Hit]:
     if not terms:
         return []
     limit = max(1, min(limit, 100))
-    clause, params = _visible_filter(user)
-    rows = _candidates(terms, clause, params, limit=max(limit * 5, 100))
+    scope = scope_for(user)
+    rows = _candidates(terms, "", [], limit=CANDIDATES)
     if len(rows) < limit and len(terms) > 1:
         # Relax "every word" to "any word" so one badly mistyped word doesn't hide the match.
         relaxed = [[alt for alternatives in terms for alt in alternatives]]
         seen = {(r[0], r[1]) for r in rows}
         rows += [
-            r
-            for r in _candidates(relaxed, clause, params, limit=max(limit * 5, 100))
-            if (r[0], r[1]) not in seen
+            r for r in _candidates(relaxed, "", [], limit=CANDIDATES) if (r[0], r[1]) not in seen
         ]
+    visible, hidden = rows, []
+    if not scope.read_all:
+        shared = _shared_keys(user, rows)
+        visible = [r for r in rows if r[2] in scope.owner_ids or (r[0], r[1]) in shared]
+        hidden = [r for r in rows if not (r[2] in scope.owner_ids or (r[0], r[1]) in shared)]
+        if len(rows) >= CANDIDATES and len(visible) < limit:
+            # Too many matches to filter after the fact: ask for visible ones only.
+            clause, params = _visible_filter(user)
+            visible = _candidates(terms, clause, params, limit=CANDIDATES)
     ranked = sorted(
         (
             (_score(terms, text), entity, object_id, owner_id, title)
-            for entity, object_id, owner_id, title, text in rows
+            for entity, object_id, owner_id, title, text in visible
         ),
         key=lambda r: (-r[0], r[1], r[2]),
     )[:limit]
@@ -294,19 +323,27 @@ def search(*, user: User, q: str, limit: int = 20) -> list[Hit]:
         for s, e, oid, owner, title in ranked
     ]
     _fill_subtitles(hits)
-    if not scope_for(user).read_all:
-        hits += _hidden_hits(user, terms, {(h.entity, h.id) for h in hits})
+    hits += _hidden_hits(terms, hidden)
     _fill_owner_names(hits)
     return hits
 
 
-def _hidden_hits(user: User, terms: list[list[str]], seen: set) -> list[Hit]:
+def _shared_keys(user: User, rows: list) -> set[tuple[str, int]]:
+    ids = [r[1] for r in rows]
+    if not ids:
+        return set()
+    return set(
+        RecordShare.objects.filter(user_id=user.pk, object_id__in=ids).values_list(
+            "entity", "object_id"
+        )
+    )
+
+
+def _hidden_hits(terms: list[list[str]], rows: list) -> list[Hit]:
     """Records matching strongly that the user cannot see: only that they exist, and whose."""
-    clause, params = _hidden_filter(user)
-    rows = _candidates(terms, clause, params, limit=50)
     hits = []
-    for entity, object_id, owner_id, _title, text in rows:
-        if (entity, object_id) in seen or _score(terms, text) < 0.8:
+    for entity, _object_id, owner_id, _title, text in rows:
+        if _score(terms, text) < 0.8:
             continue
         hits.append(
             Hit(entity=entity, id=None, title="", score=0.0, visible=False, owner_id=owner_id)
