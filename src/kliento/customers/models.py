@@ -157,6 +157,11 @@ class Contact(CustomerRecord):
             models.Index(
                 fields=["city", "last_name", "first_name", "id"], name="contact_city_name_idx"
             ),
+            # A rep's own contacts at one stage, by name (the rep's everyday list).
+            models.Index(
+                fields=["owner", "lifecycle_stage", "last_name", "first_name", "id"],
+                name="contact_owner_stage_name_idx",
+            ),
             models.Index(fields=["-created_at", "-id"], name="contact_created_idx"),
             models.Index(fields=["-updated_at", "-id"], name="contact_updated_idx"),
         ]

@@ -484,7 +484,7 @@ def test_list_query_count_is_constant(org, api, contact_factory, django_assert_m
     client.get("/api/v1/users/me")
 
     # auth, scope (team subtree: 2), the page
-    with django_assert_max_num_queries(5):
+    with django_assert_max_num_queries(6):
         response = client.get("/api/v1/contacts?limit=50")
     assert len(response.json()["items"]) == 30
 

@@ -112,7 +112,7 @@ def test_company_list_query_count(org, api, company_factory, django_assert_max_n
     client = api(org.rep)
     client.get("/api/v1/companies")
 
-    with django_assert_max_num_queries(3):
+    with django_assert_max_num_queries(5):
         response = client.get("/api/v1/companies")
     assert len(response.json()["items"]) == 20
 
@@ -330,7 +330,7 @@ def test_interaction_list_query_count(
     client = api(org.rep)
     client.get("/api/v1/interactions")
 
-    with django_assert_max_num_queries(3):
+    with django_assert_max_num_queries(5):
         response = client.get("/api/v1/interactions")
     assert len(response.json()["items"]) == 20
 
