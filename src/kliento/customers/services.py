@@ -265,6 +265,30 @@ def _owner(user: User, value: Any, errors: dict[str, str]) -> int | None:
     return owner_id
 
 
+def _clean_record_fields(
+    user: User, entity: str, data: dict[str, Any], record, values: dict, errors: dict
+) -> None:
+    """Tags, owner and custom values, which contacts and companies share."""
+    if "tags" in data:
+        values["tags"] = _tags(data["tags"], errors)
+    if "owner_id" in data:
+        owner_id = _owner(user, data["owner_id"], errors)
+        if owner_id is not None:
+            values["owner_id"] = owner_id
+    if "custom" in data and not isinstance(data["custom"], dict):
+        errors["custom"] = _("Expected an object of custom field values.")
+    elif "custom" in data or record is None:
+        # On create, required custom fields must be present even when none are sent.
+        try:
+            values["custom"] = custom_values_clean(
+                entity=entity,
+                values=data.get("custom") or {},
+                current=record.custom if record else None,
+            )
+        except ValidationFailedError as exc:
+            errors.update(exc.fields)
+
+
 def _unknown(data: dict[str, Any], allowed: set[str], errors: dict[str, str]) -> None:
     for key in data:
         if key not in allowed:
@@ -337,29 +361,7 @@ def _contact_clean(user: User, data: dict[str, Any], contact: Contact | None) ->
                 for k, v in social.items()
                 if k.strip() and v.strip()
             }
-    if "tags" in data:
-        values["tags"] = _tags(data["tags"], errors)
-    if "owner_id" in data:
-        owner_id = _owner(user, data["owner_id"], errors)
-        if owner_id is not None:
-            values["owner_id"] = owner_id
-    if "custom" in data:
-        if not isinstance(data["custom"], dict):
-            errors["custom"] = _("Expected an object of custom field values.")
-        else:
-            try:
-                values["custom"] = custom_values_clean(
-                    entity="contact",
-                    values=data["custom"],
-                    current=contact.custom if contact else None,
-                )
-            except ValidationFailedError as exc:
-                errors.update(exc.fields)
-    elif contact is None:
-        try:
-            values["custom"] = custom_values_clean(entity="contact", values={}, current=None)
-        except ValidationFailedError as exc:
-            errors.update(exc.fields)
+    _clean_record_fields(user, "contact", data, contact, values, errors)
     if "companies" in data:
         values["companies"] = _company_links(user, data["companies"], errors)
     identity = ("first_name", "last_name", "emails", "phones")
@@ -585,29 +587,7 @@ def _company_clean(user: User, data: dict[str, Any], company: Company | None) ->
         values["emails"] = _emails(data["emails"], "emails", errors)
     if "phones" in data:
         values["phones"] = _phones(data["phones"], "phones", errors)
-    if "tags" in data:
-        values["tags"] = _tags(data["tags"], errors)
-    if "owner_id" in data:
-        owner_id = _owner(user, data["owner_id"], errors)
-        if owner_id is not None:
-            values["owner_id"] = owner_id
-    if "custom" in data:
-        if not isinstance(data["custom"], dict):
-            errors["custom"] = _("Expected an object of custom field values.")
-        else:
-            try:
-                values["custom"] = custom_values_clean(
-                    entity="company",
-                    values=data["custom"],
-                    current=company.custom if company else None,
-                )
-            except ValidationFailedError as exc:
-                errors.update(exc.fields)
-    elif company is None:
-        try:
-            values["custom"] = custom_values_clean(entity="company", values={}, current=None)
-        except ValidationFailedError as exc:
-            errors.update(exc.fields)
+    _clean_record_fields(user, "company", data, company, values, errors)
     if (company is None or "name" in data) and not values.get("name") and "name" not in errors:
         errors["name"] = _("A company needs a name.")
     if errors:
