@@ -8,4 +8,6 @@ class CoreConfig(AppConfig):
     verbose_name = _("Core")
 
     def ready(self) -> None:
-        from kliento.core import jobs  # noqa: F401  (registers Huey signal handlers)
+        from kliento.core import fastchoices, jobs  # noqa: F401  (jobs registers Huey signals)
+
+        fastchoices.install()
