@@ -415,3 +415,43 @@ def interaction_errors(fields: dict[str, str]) -> dict[str, str]:
     if "duration_seconds" in errors:
         errors["duration_minutes"] = _("Enter the duration in minutes.")
     return errors
+
+
+def interaction_edit_values(interaction) -> dict[str, Any]:
+    """The inline edit form's starting values for one timeline entry."""
+    minutes = interaction.duration_seconds
+    return {
+        "kind": interaction.kind,
+        "planned": interaction.planned,
+        "subject": interaction.subject,
+        "body": interaction.body,
+        "outcome": interaction.outcome,
+        "occurred_at": local_input(interaction.occurred_at),
+        "due_at": local_input(interaction.due_at),
+        "assignee_id": str(interaction.assignee_id or ""),
+        "duration_minutes": "" if minutes is None else f"{minutes / 60:g}",
+    }
+
+
+def interaction_edit_data_from_post(post: QueryDict, interaction) -> dict[str, Any]:
+    """What the inline edit form changes; which fields it shows depends on the entry's kind."""
+    data: dict[str, Any] = {
+        "subject": post.get("subject", "").strip(),
+        "body": post.get("body", "").strip(),
+    }
+    if interaction.kind != "note":
+        data["outcome"] = post.get("outcome", "").strip()
+    if interaction.planned:
+        data["due_at"] = parse_local(post.get("due_at", ""))
+        data["assignee_id"] = post.get("assignee_id", "") or None
+    else:
+        data["occurred_at"] = parse_local(post.get("occurred_at", ""))
+    if interaction.kind in ("call", "meeting") and not interaction.planned:
+        minutes = post.get("duration_minutes", "").strip().replace(",", ".")
+        data["duration_seconds"] = None
+        if minutes:
+            try:
+                data["duration_seconds"] = max(0, round(float(minutes) * 60))
+            except ValueError:
+                data["duration_seconds"] = minutes
+    return data

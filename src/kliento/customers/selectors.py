@@ -29,6 +29,7 @@ from kliento.customers.models import (
     Interaction,
     InteractionKind,
     LifecycleStage,
+    RecordShare,
     tags_to_db,
 )
 
@@ -115,6 +116,26 @@ def interaction_get_for_user(*, user: User, pk: Any, for_write: bool = False) ->
     if for_write and not interaction_can_write(user, obj):
         raise PermissionDeniedError(_("You can view this interaction but not change it."))
     return obj
+
+
+def record_shares(*, entity: str, obj) -> list[RecordShare]:
+    """Who a contact or company is shared with, by name; call after the record's gate."""
+    return list(
+        RecordShare.objects.filter(entity=entity, object_id=obj.pk)
+        .select_related("user")
+        .order_by("user__first_name", "user__last_name", "user__username")
+    )
+
+
+def share_candidates(*, entity: str, obj) -> list[User]:
+    """Active users a record can still be shared with: not its owner, not shared already."""
+    shared = RecordShare.objects.filter(entity=entity, object_id=obj.pk).values("user_id")
+    return list(
+        User.objects.filter(is_active=True)
+        .exclude(pk=obj.owner_id)
+        .exclude(pk__in=shared)
+        .order_by("first_name", "last_name", "username")
+    )
 
 
 def contact_companies(*, user: User, contact: Contact) -> list[ContactCompany]:

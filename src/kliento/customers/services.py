@@ -822,6 +822,30 @@ def interaction_can_write(user: User, interaction: Interaction) -> bool:
     return bool(interaction.company_id and can_write(user, "company", interaction.company))
 
 
+def interaction_writable_ids(user: User, interactions) -> set[int]:
+    """Ids of `interactions` the user may change (`interaction_can_write`), each record checked
+    once: a timeline page repeats the same contact or company on most of its items."""
+    scope = scope_for(user)
+    if not scope.may_write:
+        return set()
+    checked: dict[tuple[str, int], bool] = {}
+
+    def record_ok(entity: str, obj) -> bool:
+        key = (entity, obj.pk)
+        if key not in checked:
+            checked[key] = can_write(user, entity, obj)
+        return checked[key]
+
+    return {
+        i.pk
+        for i in interactions
+        if scope.write_all
+        or user.pk in (i.user_id, i.assignee_id)
+        or (i.contact_id and record_ok("contact", i.contact))
+        or (i.company_id and record_ok("company", i.company))
+    }
+
+
 @transaction.atomic
 def interaction_create(*, user: User, data: dict[str, Any]) -> Interaction:
     _require_may_write(user)

@@ -268,7 +268,13 @@ def _timeline_context(request, *, contact=None, company=None) -> dict[str, Any]:
     more_url = ""
     if page.next_cursor:
         more_url = f"{base}?{urlencode({**filters, 'cursor': page.next_cursor})}"
-    return {"timeline": page, "tl_filters": filters, "more_url": more_url, "timeline_url": base}
+    return {
+        "timeline": page,
+        "tl_filters": filters,
+        "more_url": more_url,
+        "timeline_url": base,
+        "writable": services.interaction_writable_ids(request.user, page.items),
+    }
 
 
 def _history(entity: str, obj) -> list:
@@ -301,6 +307,7 @@ def _detail_context(request: HttpRequest, entity: str, obj) -> dict[str, Any]:
         "plan_kinds": [(k, InteractionKind(k).label) for k in forms.PLAN_KINDS],
         "log_url": reverse(f"{entity}_log", args=[obj.pk]),
         "plan_url": reverse(f"{entity}_plan", args=[obj.pk]),
+        **_shares_context(request, entity, obj),
         **_timeline_context(request, **kwargs),
     }
 
@@ -608,3 +615,221 @@ def company_create(request: HttpRequest) -> HttpResponse:
 @ui_errors
 def company_edit(request: HttpRequest, pk: int) -> HttpResponse:
     return _edit(request, "company", pk)
+
+
+# --- delete -------------------------------------------------------------------------------
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+@ui_errors
+def record_delete(request: HttpRequest, entity: str, pk: int) -> HttpResponse:
+    """The "delete this record?" page (GET) and the deletion (POST).
+
+    The version comes from the detail page the user looked at, so a change made since then
+    stops the deletion instead of deleting something they haven't seen.
+    """
+    obj = _record(request, entity, pk, for_write=True)
+    version = request.POST.get("version") or request.GET.get("version") or obj.version
+    context = {
+        "section": "contacts" if entity == "contact" else "companies",
+        "obj": obj,
+        "entity": entity,
+        "version": version,
+        "conflict": "",
+    }
+    if request.method == "GET":
+        return render(request, "customers/record_delete.html", context)
+    try:
+        expected = int(version)
+    except (TypeError, ValueError):
+        expected = None
+    try:
+        if entity == "contact":
+            services.contact_delete(user=request.user, contact=obj, expected_version=expected)
+        else:
+            services.company_delete(user=request.user, company=obj, expected_version=expected)
+    except StaleVersionError as exc:
+        context.update({"conflict": exc.message, "version": obj.version})
+        return render(request, "customers/record_delete.html", context, status=409)
+    name = obj.full_name if entity == "contact" else obj.name
+    messages.success(request, _("%(name)s is deleted.") % {"name": name})
+    return redirect(f"{entity}_list")
+
+
+# --- sharing ------------------------------------------------------------------------------
+
+
+def _shares_context(request: HttpRequest, entity: str, obj, errors=None) -> dict[str, Any]:
+    can_share = can_write(request.user, entity, obj)
+    return {
+        "shares": selectors.record_shares(entity=entity, obj=obj),
+        "can_share": can_share,
+        "share_candidates": (
+            selectors.share_candidates(entity=entity, obj=obj) if can_share else []
+        ),
+        "shares_url": reverse(f"{entity}_shares", args=[obj.pk]),
+        "share_errors": errors or {},
+    }
+
+
+def _render_shares(request: HttpRequest, entity: str, obj, errors=None) -> HttpResponse:
+    context = {"obj": obj, "entity": entity, **_shares_context(request, entity, obj, errors)}
+    return render(request, "customers/partials/_shares.html", context)
+
+
+def _share_target(request: HttpRequest) -> User | None:
+    user_id = selectors.parse_id(request.POST.get("user_id"))
+    if user_id is None:
+        return None
+    return User.objects.filter(pk=user_id, is_active=True).first()
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+@ui_errors
+def record_shares(request: HttpRequest, entity: str, pk: int) -> HttpResponse:
+    """The "Shared with" box (GET) and sharing the record with one more user (POST)."""
+    obj = _record(request, entity, pk)
+    if request.method == "GET":
+        return _render_shares(request, entity, obj)
+    target = _share_target(request)
+    errors: dict[str, str] = {}
+    if target is None:
+        errors["user_id"] = _("Choose a user to share with.")
+    else:
+        try:
+            services.record_share(
+                user=request.user,
+                entity=entity,
+                obj=obj,
+                target=target,
+                can_edit=bool(request.POST.get("can_edit")),
+            )
+        except ValidationFailedError as exc:
+            errors = forms.translate_errors(exc.fields)
+    if request.htmx:
+        return _render_shares(request, entity, obj, errors)
+    if errors:
+        messages.error(request, next(iter(errors.values())))
+    return redirect(f"{entity}_detail", pk=obj.pk)
+
+
+@login_required
+@require_POST
+@ui_errors
+def record_unshare(request: HttpRequest, entity: str, pk: int, user_id: int) -> HttpResponse:
+    obj = _record(request, entity, pk)
+    target = User.objects.filter(pk=user_id).first()
+    if target is None:
+        raise Http404
+    services.record_unshare(user=request.user, entity=entity, obj=obj, target=target)
+    if request.htmx:
+        return _render_shares(request, entity, obj)
+    return redirect(f"{entity}_detail", pk=obj.pk)
+
+
+# --- editing and deleting timeline entries ------------------------------------------------
+
+
+def _item_response(request: HttpRequest, interaction, **extra) -> HttpResponse:
+    """One timeline item, as the timeline shows it to this user."""
+    context = {
+        "i": interaction,
+        "entity": request.GET.get("entity") or request.POST.get("entity") or "contact",
+        "writable": services.interaction_writable_ids(request.user, [interaction]),
+        **extra,
+    }
+    return render(request, "customers/partials/_timeline_item.html", context)
+
+
+def _interaction_detail_url(interaction) -> str:
+    if interaction.contact_id:
+        return reverse("contact_detail", args=[interaction.contact_id])
+    return reverse("company_detail", args=[interaction.company_id])
+
+
+def _version(request: HttpRequest) -> int | None:
+    try:
+        return int(request.POST.get("version", ""))
+    except ValueError:
+        return None
+
+
+@login_required
+@ui_errors
+def interaction_item(request: HttpRequest, pk: int) -> HttpResponse:
+    """A timeline item as shown: "Cancel" on its edit form or delete question puts it back."""
+    return _item_response(request, selectors.interaction_get_for_user(user=request.user, pk=pk))
+
+
+def _edit_form(request, interaction, values, errors, conflict="") -> HttpResponse:
+    context = {
+        "i": interaction,
+        "entity": request.GET.get("entity") or request.POST.get("entity") or "contact",
+        "values": values,
+        "errors": errors,
+        "conflict": conflict,
+        "users": _active_users() if interaction.planned else [],
+    }
+    return render(request, "customers/partials/_interaction_form.html", context)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+@ui_errors
+def interaction_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    """The inline edit form of a timeline item (GET) and its submission (POST).
+
+    Errors come back as 200 with the form: htmx swaps only successful responses.
+    """
+    interaction = selectors.interaction_get_for_user(user=request.user, pk=pk, for_write=True)
+    if request.method == "GET":
+        return _edit_form(request, interaction, forms.interaction_edit_values(interaction), {})
+    data = forms.interaction_edit_data_from_post(request.POST, interaction)
+    try:
+        interaction = services.interaction_update(
+            user=request.user,
+            interaction=interaction,
+            data=data,
+            expected_version=_version(request),
+        )
+    except ValidationFailedError as exc:
+        values = {**forms.interaction_edit_values(interaction), **request.POST.dict()}
+        return _edit_form(request, interaction, values, forms.interaction_errors(exc.fields))
+    except StaleVersionError as exc:
+        # Show what is there now; the user re-applies their change to it.
+        interaction.refresh_from_db()
+        values = forms.interaction_edit_values(interaction)
+        return _edit_form(request, interaction, values, {}, conflict=exc.message)
+    if not request.htmx:
+        messages.success(request, _("Changes saved."))
+        return redirect(_interaction_detail_url(interaction))
+    # The item updates in place; the timeline re-sorts itself in case the time changed.
+    response = _item_response(request, interaction)
+    response["HX-Trigger"] = "timeline-changed"
+    return response
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+@ui_errors
+def interaction_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    """The inline "delete this entry?" question (GET) and the deletion (POST)."""
+    interaction = selectors.interaction_get_for_user(user=request.user, pk=pk, for_write=True)
+    if request.method == "GET":
+        return _item_response(request, interaction, confirm_delete=True)
+    detail_url = _interaction_detail_url(interaction)
+    try:
+        services.interaction_delete(
+            user=request.user, interaction=interaction, expected_version=_version(request)
+        )
+    except StaleVersionError as exc:
+        interaction.refresh_from_db()
+        return _item_response(request, interaction, item_error=exc.message)
+    if not request.htmx:
+        messages.success(request, _("Deleted from the timeline."))
+        return redirect(detail_url)
+    response = HttpResponse("")
+    response["HX-Trigger"] = "timeline-changed"
+    return response

@@ -42,6 +42,7 @@ _ICONS = {
     "edit": '<path d="M4 20h4L19 9l-4-4L4 16z"/>',
     "home": '<path d="M4 11 12 4l8 7v9h-5v-6H9v6H4z"/>',
     "inbox": '<path d="M3 13h5l1 3h6l1-3h5M5 5h14l2 8v6H3v-6z"/>',
+    "trash": '<path d="M4 7h16M10 11v6M14 11v6M6 7l1 13h10l1-13M9 7V4h6v3"/>',
 }
 
 
