@@ -8,6 +8,7 @@ import unicodedata
 from functools import lru_cache
 
 import phonenumbers
+from django.utils.translation import gettext as _
 from email_validator import EmailNotValidError, validate_email
 
 
@@ -18,11 +19,12 @@ class NormalizationError(ValueError):
 def normalize_email(raw: str) -> str:
     raw = (raw or "").strip()
     if not raw:
-        raise NormalizationError("empty email")
+        raise NormalizationError(_("the address is empty"))
     try:
         info = validate_email(raw, check_deliverability=False)
     except EmailNotValidError as exc:
-        raise NormalizationError(str(exc)) from exc
+        # The library's own explanation is English only; ours follows the user's language.
+        raise NormalizationError(_("not a valid email address")) from exc
     return info.normalized.lower()
 
 
@@ -30,13 +32,21 @@ def normalize_phone(raw: str, region: str = "RU") -> str:
     """Return the E.164 form ("+79161234567") of a phone typed in any common format."""
     raw = (raw or "").strip()
     if not raw:
-        raise NormalizationError("empty phone number")
+        raise NormalizationError(_("the number is empty"))
     try:
         number = phonenumbers.parse(raw, region or None)
     except phonenumbers.NumberParseException as exc:
-        raise NormalizationError(f"not a phone number: {exc}") from exc
+        reasons = {
+            phonenumbers.NumberParseException.INVALID_COUNTRY_CODE: _(
+                "the country code is missing or unknown"
+            ),
+            phonenumbers.NumberParseException.TOO_SHORT_NSN: _("too short"),
+            phonenumbers.NumberParseException.TOO_SHORT_AFTER_IDD: _("too short"),
+            phonenumbers.NumberParseException.TOO_LONG: _("too long"),
+        }
+        raise NormalizationError(reasons.get(exc.error_type, _("not a phone number"))) from exc
     if not phonenumbers.is_possible_number(number):
-        raise NormalizationError("not a possible phone number")
+        raise NormalizationError(_("not a possible phone number"))
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 

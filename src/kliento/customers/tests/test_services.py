@@ -293,3 +293,14 @@ def test_default_error_message_is_translated_when_raised(org, contact_factory):
     assert exc.value.message == "Не найдено."
     contact.refresh_from_db()
     assert contact.city == ""
+
+
+def test_email_and_phone_reasons_follow_the_language(org):
+    from django.utils import translation
+
+    with translation.override("ru"), pytest.raises(ValidationFailedError) as exc:
+        services.contact_create(
+            user=org.rep, data={"first_name": "A", "emails": ["bad@"], "phones": ["+999 1"]}
+        )
+    assert exc.value.fields["emails.0"].endswith(": это не адрес электронной почты")
+    assert exc.value.fields["phones.0"].endswith(": код страны не указан или неизвестен")
