@@ -95,34 +95,6 @@ def unindex(entity: str, object_id: int) -> None:
     SearchEntry.objects.filter(entity=entity, object_id=object_id).delete()
 
 
-def vocabulary_rebuild(batch: int = 20_000) -> int:
-    """Rebuild SearchWord from every SearchEntry (after bulk loads). Returns the word count."""
-    words: set[str] = set()
-    last = 0
-    while True:
-        rows = list(
-            SearchEntry.objects.filter(id__gt=last).order_by("id").values_list("id", "text")[:batch]
-        )
-        if not rows:
-            break
-        for _id, text in rows:
-            words |= vocabulary_words(text)
-        last = rows[-1][0]
-    SearchWord.objects.all().delete()
-    ordered = sorted(words)
-    for i in range(0, len(ordered), batch):
-        SearchWord.objects.bulk_create(
-            [SearchWord(word=w) for w in ordered[i : i + batch]], ignore_conflicts=True
-        )
-    if connection.vendor == "sqlite":
-        # Deleted words leave tombstones in the FTS segments; rebuilding drops them.
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "INSERT INTO customers_searchword_fts(customers_searchword_fts) VALUES('rebuild')"
-            )
-    return len(ordered)
-
-
 # --- query parsing ------------------------------------------------------------------------
 
 

@@ -19,7 +19,7 @@ from kliento.core.errors import (
     ValidationFailedError,
 )
 from kliento.core.models import AuditLog, CustomField, CustomFieldType, User
-from kliento.core.permissions import can_read, record_q
+from kliento.core.permissions import can_read, can_write, record_q
 from kliento.core.services import custom_field_clean_value
 from kliento.customers.models import (
     Channel,
@@ -82,11 +82,8 @@ def _get(qs, user: User, entity: str, pk: Any, for_write: bool):
             else _("No company with id %(id)s.")
         )
         raise NotFoundError(message % {"id": pk})
-    if for_write:
-        from kliento.core.permissions import can_write
-
-        if not can_write(user, entity, obj):
-            raise PermissionDeniedError(_("You can view this record but not change it."))
+    if for_write and not can_write(user, entity, obj):
+        raise PermissionDeniedError(_("You can view this record but not change it."))
     return obj
 
 

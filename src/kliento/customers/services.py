@@ -493,50 +493,34 @@ def contact_update(
     return contact
 
 
-@transaction.atomic
-def contact_delete(*, user: User, contact: Contact, expected_version: int | None = None) -> None:
-    contact = Contact.objects.select_for_update().get(pk=contact.pk)
-    _require_write(user, "contact", contact)
-    _check_version(contact, expected_version)
+def _record_delete(
+    user: User, entity: str, obj, expected_version: int | None, changes: dict
+) -> None:
+    """Delete a contact or company: lock, check, audit, drop its search entry and shares."""
+    obj = type(obj).objects.select_for_update().get(pk=obj.pk)
+    _require_write(user, entity, obj)
+    _check_version(obj, expected_version)
     audit_record(
         user=user,
         action=AuditLog.Action.DELETE,
-        entity="contact",
-        obj=contact,
-        changes={"name": [contact.full_name, None], "email": [contact.email, None]},
+        entity=entity,
+        obj=obj,
+        changes={k: [v(obj), None] for k, v in changes.items()},
     )
-    unindex("contact", contact.pk)
-    RecordShare.objects.filter(entity="contact", object_id=contact.pk).delete()
-    contact.delete()
+    unindex(entity, obj.pk)
+    RecordShare.objects.filter(entity=entity, object_id=obj.pk).delete()
+    obj.delete()
 
 
 @transaction.atomic
-def contact_link_company(
-    *,
-    user: User,
-    contact: Contact,
-    company: Company,
-    role: str = "",
-    title: str = "",
-    is_primary: bool = True,
-) -> ContactCompany:
-    _require_write(user, "contact", contact)
-    if not can_read(user, "company", company):
-        raise NotFoundError()
-    link, _created = ContactCompany.objects.update_or_create(
-        contact=contact,
-        company=company,
-        defaults={"role": role[:100], "title": title[:100], "is_primary": is_primary},
+def contact_delete(*, user: User, contact: Contact, expected_version: int | None = None) -> None:
+    _record_delete(
+        user,
+        "contact",
+        contact,
+        expected_version,
+        {"name": lambda c: c.full_name, "email": lambda c: c.email},
     )
-    audit_record(
-        user=user,
-        action=AuditLog.Action.UPDATE,
-        entity="contact",
-        obj=contact,
-        changes={"companies": [None, company.pk]},
-    )
-    index_contact(contact)
-    return link
 
 
 @transaction.atomic
@@ -644,19 +628,13 @@ def company_update(
 
 @transaction.atomic
 def company_delete(*, user: User, company: Company, expected_version: int | None = None) -> None:
-    company = Company.objects.select_for_update().get(pk=company.pk)
-    _require_write(user, "company", company)
-    _check_version(company, expected_version)
-    audit_record(
-        user=user,
-        action=AuditLog.Action.DELETE,
-        entity="company",
-        obj=company,
-        changes={"name": [company.name, None], "tax_id": [company.tax_id, None]},
+    _record_delete(
+        user,
+        "company",
+        company,
+        expected_version,
+        {"name": lambda c: c.name, "tax_id": lambda c: c.tax_id},
     )
-    unindex("company", company.pk)
-    RecordShare.objects.filter(entity="company", object_id=company.pk).delete()
-    company.delete()
 
 
 # --- sharing ------------------------------------------------------------------------------
