@@ -8,6 +8,8 @@ translations, so the active language still decides the text.
 
 from __future__ import annotations
 
+from functools import partialmethod
+
 from django.db.models import Model
 from django.utils.encoding import force_str
 
@@ -31,4 +33,16 @@ def _get_field_display(self, field):
 
 
 def install() -> None:
+    """Rebind every model's `get_FOO_display`.
+
+    Django binds `partialmethod(cls._get_FIELD_display, field=f)` when each model class is
+    created, so patching `Model._get_FIELD_display` alone reaches no model that already exists.
+    """
+    from django.apps import apps
+
     Model._get_FIELD_display = _get_field_display
+    for model in apps.get_models(include_auto_created=True):
+        for field in model._meta.fields:
+            name = f"get_{field.name}_display"
+            if field.choices and name in model.__dict__:
+                setattr(model, name, partialmethod(_get_field_display, field=field))

@@ -93,6 +93,24 @@ class OrgSettings(models.Model):
         help_text=_("Country used to read phone numbers typed without a country code."),
     )
 
+    # Sales: the currency reports convert to, and what quotes print about the company.
+    currency = models.CharField(_("company currency"), max_length=3, default="RUB")
+    legal_name = models.CharField(_("legal name"), max_length=255, blank=True)
+    tax_id = models.CharField(_("tax id"), max_length=32, blank=True)
+    address = models.TextField(_("address"), blank=True)
+    phone = models.CharField(_("phone"), max_length=50, blank=True)
+    email = models.CharField(_("email"), max_length=254, blank=True)
+    website = models.CharField(_("website"), max_length=255, blank=True)
+    bank_details = models.TextField(_("bank details"), blank=True)
+    # The logo lives in the database so every serve host can print it (no shared disk).
+    logo = models.BinaryField(_("logo"), null=True, blank=True)
+    logo_type = models.CharField(max_length=40, blank=True)
+    default_tax_rate = models.DecimalField(
+        _("default tax rate, %"), max_digits=5, decimal_places=2, default=0
+    )
+    quote_validity_days = models.PositiveIntegerField(_("quotes valid for, days"), default=30)
+    quote_terms = models.TextField(_("default quote terms"), blank=True)
+
     class Meta:
         verbose_name = _("organisation settings")
 

@@ -204,6 +204,8 @@ class RecordShare(models.Model):
     class Entity(models.TextChoices):
         CONTACT = "contact", _("Contact")
         COMPANY = "company", _("Company")
+        LEAD = "lead", _("Lead")
+        DEAL = "deal", _("Deal")
 
     entity = models.CharField(max_length=20, choices=Entity.choices)
     object_id = models.BigIntegerField()

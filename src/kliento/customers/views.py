@@ -19,6 +19,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from kliento.core.errors import BadCursorError, StaleVersionError, ValidationFailedError
 from kliento.core.models import CustomField, User
+from kliento.core.panels import panels_for
 from kliento.core.permissions import can_write, scope_for
 from kliento.core.views import saved_views_context, ui_errors
 from kliento.customers import forms, search, selectors, services
@@ -309,6 +310,8 @@ def _detail_context(request: HttpRequest, entity: str, obj) -> dict[str, Any]:
         "plan_url": reverse(f"{entity}_plan", args=[obj.pk]),
         **_shares_context(request, entity, obj),
         **_timeline_context(request, **kwargs),
+        # Deals, orders, leads… contributed by other apps (core/panels.py).
+        "panels": panels_for(request.user, entity, obj),
     }
 
 

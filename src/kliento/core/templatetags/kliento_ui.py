@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from django import template
-from django.urls import reverse
+from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
+from django.utils.text import Truncator
+from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 
 from kliento.customers.normalize import format_phone
 
@@ -169,7 +172,15 @@ def audit_value(value) -> str:
 
 
 def _short_date(value) -> str:
-    return date_format(timezone.localtime(value), "j M Y") if value else ""
+    if not value:
+        return ""
+    return _day(timezone.localtime(value).date(), get_language())
+
+
+@lru_cache(maxsize=4096)
+def _day(day, language: str) -> str:
+    # A list page shows 100 dates; formatting each through DateFormat was a tenth of its time.
+    return date_format(day, "j M Y")
 
 
 @register.simple_tag
@@ -222,3 +233,132 @@ def company_rows(items) -> str:
             )
         )
     return mark_safe("".join(rows))  # noqa: S308 - every piece went through format_html
+
+
+# Timeline entries of later modules point at their object ("deal", 17); these are the pages.
+_RELATED = {
+    "lead": ("lead_detail", gettext_lazy("Lead")),
+    "deal": ("deal_detail", gettext_lazy("Deal")),
+    "quote": ("quote_detail", gettext_lazy("Quote")),
+    "order": ("order_detail", gettext_lazy("Order")),
+}
+
+
+@register.simple_tag
+def related_link(interaction) -> str:
+    """A link to the object a timeline entry belongs to, or "" when there is no page for it."""
+    target = _RELATED.get(interaction.related_type or "")
+    if not target or not interaction.related_id:
+        return ""
+    try:
+        url = reverse(target[0], args=[interaction.related_id])
+    except NoReverseMatch:
+        return ""
+    return format_html('<a href="{}">{} #{}</a>', url, target[1], interaction.related_id)
+
+
+def _timeline_item(i, entity: str, writable) -> str:
+    """One timeline entry, exactly as customers/partials/_timeline_item.html renders it at rest.
+
+    A contact with thousands of entries shows pages of 50: formatting them here instead of
+    through 50 template includes is most of the detail page's time (tested for equal output).
+    """
+    badge = ""
+    if i.planned:
+        if i.done:
+            badge = format_html('<span class="badge badge-done">{}</span>', _("done"))
+        elif i.is_overdue:
+            badge = format_html('<span class="badge badge-overdue">{}</span>', _("overdue"))
+        else:
+            badge = format_html('<span class="badge badge-today">{}</span>', _("planned"))
+    when = timezone.localtime(i.occurred_at)
+    meta = [
+        format_html(
+            '<time datetime="{}">{}</time> · {}',
+            date_format(when, "c"),
+            date_format(when, "j M Y, H:i"),
+            i.get_kind_display(),
+        )
+    ]
+    if i.channel and i.channel != "other" and i.kind != i.channel:
+        meta.append(format_html(" · {}", i.get_channel_display()))
+    if i.direction != "internal":
+        meta.append(format_html(" · {}", i.get_direction_display()))
+    if i.duration_seconds:
+        meta.append(format_html(" · {}", duration(i.duration_seconds)))
+    if i.user_id and i.user:
+        meta.append(format_html(" · {}", i.user.display_name))
+    if i.planned and i.assignee_id and not i.done and i.assignee:
+        meta.append(format_html(" · {} {}", _("assigned to"), i.assignee.display_name))
+    if i.related_type:
+        rel = related_link(i)
+        if rel:
+            meta.append(format_html(" · {}", rel))
+    if entity == "company" and i.contact_id and i.contact:
+        meta.append(
+            format_html(
+                ' · <a href="{}">{}</a>',
+                reverse("contact_detail", args=[i.contact_id]),
+                i.contact.full_name,
+            )
+        )
+    parts = [
+        format_html(
+            '<li class="tl-item tl-{}" id="interaction-{}"><span class="tl-icon">{}</span><div>'
+            '<div class="tl-head"><strong>{}</strong>{}</div><div class="tl-meta">{}</div>',
+            i.kind,
+            i.pk,
+            icon(i.kind, 16),
+            i.subject or i.get_kind_display(),
+            badge,
+            mark_safe("".join(meta)),  # noqa: S308 - every piece went through format_html
+        )
+    ]
+    if i.body:
+        parts.append(format_html('<div class="tl-body">{}</div>', Truncator(i.body).chars(1200)))
+    if i.outcome:
+        parts.append(
+            format_html(
+                '<div class="tl-meta"><strong>{}:</strong> {}</div>', _("Outcome"), i.outcome
+            )
+        )
+    if i.pk in writable:
+        query = f"?entity={entity}"
+        parts.append(
+            format_html(
+                '<div class="tl-actions">'
+                '<button class="btn btn-sm btn-ghost" type="button" hx-get="{}{}" '
+                'hx-target="#interaction-{}" hx-swap="outerHTML">{} {}</button>'
+                '<button class="btn btn-sm btn-ghost tl-delete" type="button" hx-get="{}{}" '
+                'hx-target="#interaction-{}" hx-swap="outerHTML">{} {}</button></div>',
+                reverse("interaction_edit", args=[i.pk]),
+                query,
+                i.pk,
+                icon("edit", 14),
+                _("Edit"),
+                reverse("interaction_delete", args=[i.pk]),
+                query,
+                i.pk,
+                icon("trash", 14),
+                _("Delete"),
+            )
+        )
+    parts.append(mark_safe("</div></li>"))
+    return "".join(parts)
+
+
+@register.simple_tag
+def timeline_items(items, entity: str, writable) -> str:
+    writable = writable or ()
+    return mark_safe(  # noqa: S308 - every piece went through format_html
+        "".join(_timeline_item(i, entity, writable) for i in items)
+    )
+
+
+@register.simple_tag(takes_context=True)
+def render_panel(context, panel):
+    """Render a panel from kliento.core.panels: its template with the page's context plus
+    the panel's own values (a plain `{% include panel.template %}` would not see them)."""
+    values = {k: v for k, v in panel.items() if k != "template"}
+    with context.push(**values):
+        return context.template.engine.get_template(panel["template"]).render(context)
