@@ -317,9 +317,26 @@ def method_not_allowed(request: HttpRequest, plain: HttpResponse) -> HttpRespons
 def _register_routers() -> None:
     from kliento.core.api import router as core_router
     from kliento.customers.api import router as customers_router
+    from kliento.sales.catalog.api import router as catalog_router
+    from kliento.sales.deals.api import router as deals_router
+    from kliento.sales.leads.api import router as leads_router
+    from kliento.sales.orders.api import router as orders_router
+    from kliento.sales.plans.api import router as plans_router
+    from kliento.sales.quotes.api import router as quotes_router
+    from kliento.sales.reports.api import router as reports_router
 
     api.add_router("", core_router)
     api.add_router("", customers_router)
+    for router in (
+        leads_router,
+        deals_router,
+        catalog_router,
+        quotes_router,
+        orders_router,
+        plans_router,
+        reports_router,
+    ):
+        api.add_router("", router)
 
 
 _register_routers()

@@ -109,6 +109,13 @@ INSTALLED_APPS = [
     "huey.contrib.djhuey",
     "kliento.core",
     "kliento.customers",
+    "kliento.sales.catalog",
+    "kliento.sales.deals",
+    "kliento.sales.leads",
+    "kliento.sales.quotes",
+    "kliento.sales.orders",
+    "kliento.sales.plans",
+    "kliento.sales.reports",
 ]
 
 MIDDLEWARE = [

@@ -7,6 +7,7 @@ from django.utils.translation import gettext as _
 
 from kliento.core.errors import KlientoError
 from kliento.customers.demo import HEAVY_TAG, build_demo
+from kliento.sales.demo import build_sales_demo, sales_demo_summary, sales_demo_wipe
 
 
 class Command(BaseCommand):
@@ -48,9 +49,14 @@ class Command(BaseCommand):
         if password is not None and len(password) < 8:
             raise CommandError(_("The password needs at least 8 characters."))
         try:
+            if reset:
+                sales_demo_wipe(log)
             result = build_demo(
                 contacts=contacts, seed=seed, password=password, reset=reset, log=log
             )
+            sales = build_sales_demo(seed=seed, log=log)
+            result.interactions += sales.interactions  # deals', orders' and quotes' timelines
+            result.seconds += sales.seconds
         except KlientoError as exc:
             raise CommandError(exc.message) from exc
         out = self.stdout
@@ -69,6 +75,7 @@ class Command(BaseCommand):
                 "consents": f"{result.consents:,}",
             }
         )
+        out.write(sales_demo_summary(sales))
         if result.heavy_contact_id:
             out.write(
                 _("Contact #%(id)s (tag %(tag)s) has the longest timeline.")
