@@ -317,6 +317,8 @@ def method_not_allowed(request: HttpRequest, plain: HttpResponse) -> HttpRespons
 def _register_routers() -> None:
     from kliento.core.api import router as core_router
     from kliento.customers.api import router as customers_router
+    from kliento.dataio.dedup.api import router as dedup_router
+    from kliento.dataio.transfer.api import router as transfer_router
     from kliento.sales.catalog.api import router as catalog_router
     from kliento.sales.deals.api import router as deals_router
     from kliento.sales.leads.api import router as leads_router
@@ -335,6 +337,8 @@ def _register_routers() -> None:
         orders_router,
         plans_router,
         reports_router,
+        transfer_router,
+        dedup_router,
     ):
         api.add_router("", router)
 

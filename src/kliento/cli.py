@@ -180,6 +180,20 @@ def build_parser() -> argparse.ArgumentParser:
         help=_("run a Django management command: manage COMMAND [...]"),
         add_help=False,
     )
+
+    # import (kliento.dataio.transfer): its options are parsed by the transfer app's CLI.
+    commands.add_parser(
+        "import",
+        help=_("import a CSV/XLSX file or a full export: import FILE --entity contacts [...]"),
+        add_help=False,
+    )
+
+    # dedup (kliento.dataio.dedup): its options are parsed by the dedup app's CLI.
+    commands.add_parser(
+        "dedup",
+        help=_("find duplicates: dedup scan [--entity contacts|companies] [--output pairs.csv]"),
+        add_help=False,
+    )
     return parser
 
 
@@ -529,6 +543,18 @@ def main(argv: list[str] | None = None) -> None:
     if argv and argv[0] in PASSTHROUGH:
         _passthrough(argv[0], argv[1:])
         return
+    # --- import (kliento.dataio.transfer) ---
+    if argv and argv[0] == "import":
+        from kliento.dataio.transfer.cli import main as import_main
+
+        sys.exit(import_main(argv[1:]))
+    # --- end import ---
+    # --- dedup (kliento.dataio.dedup) ---
+    if argv and argv[0] == "dedup":
+        from kliento.dataio.dedup.cli import main as dedup_main
+
+        sys.exit(dedup_main(argv[1:]))
+    # --- end dedup ---
     args = build_parser().parse_args(argv)
     handlers = {
         "serve": cmd_serve,

@@ -116,6 +116,8 @@ INSTALLED_APPS = [
     "kliento.sales.orders",
     "kliento.sales.plans",
     "kliento.sales.reports",
+    "kliento.dataio.transfer",
+    "kliento.dataio.dedup",
 ]
 
 MIDDLEWARE = [

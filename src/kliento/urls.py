@@ -10,6 +10,8 @@ urlpatterns = [
     path("orders/", include("kliento.sales.orders.urls")),
     path("plans/", include("kliento.sales.plans.urls")),
     path("reports/", include("kliento.sales.reports.urls")),
+    path("data/", include("kliento.dataio.transfer.urls")),
+    path("duplicates/", include("kliento.dataio.dedup.urls")),
     path("settings/", include("kliento.core.settings_urls")),
     path("api/v1/", include("kliento.api_urls")),
 ]

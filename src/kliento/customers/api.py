@@ -13,6 +13,7 @@ from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
 from ninja import Path, Query, Router, Status
 
+from kliento.api import api as ninja_api
 from kliento.api import expected_version, not_modified
 from kliento.core.errors import PermissionDeniedError, ValidationFailedError
 from kliento.core.models import OrgSettings, User
@@ -57,6 +58,7 @@ from kliento.customers.schemas import (
     WhoWorkedOut,
 )
 from kliento.customers.search import search as search_records
+from kliento.dataio.dedup.schemas import CandidateOut, CompanyCheck, ContactCheck
 
 router = Router()
 
@@ -148,12 +150,82 @@ def contact_list(request: HttpRequest, filters: Query[ContactFilter], page: Quer
     )
 
 
+def _duplicate_response(request: HttpRequest, exc: services.DuplicateCandidatesError):
+    return ninja_api.create_response(
+        request,
+        {
+            "code": exc.code,
+            "message": str(exc.message),
+            "fields": {},
+            "candidates": exc.candidates,
+        },
+        status=409,
+    )
+
+
 @router.post("/contacts", response={201: ContactOut, **ERRORS}, tags=["contacts"])
-def contact_create(request: HttpRequest, response: HttpResponse, payload: ContactIn):
+def contact_create(
+    request: HttpRequest,
+    response: HttpResponse,
+    payload: ContactIn,
+    confirm_duplicate: bool = False,
+):
+    """Create a contact. When it is likely one that exists, the answer is 409
+    `{"code": "duplicate", "candidates": [...]}` (records you cannot see appear only with
+    their owner); send the request again with `?confirm_duplicate=true` to create it anyway."""
     data = _patch_data(payload)
-    contact = services.contact_create(user=request.auth, data=data)
+    try:
+        contact = services.contact_create(
+            user=request.auth, data=data, check_duplicates=not confirm_duplicate
+        )
+    except services.DuplicateCandidatesError as exc:
+        return _duplicate_response(request, exc)
     response["Location"] = f"{request.path.rstrip('/')}/{contact.pk}"
     return _written(response, contact, 201)
+
+
+def _check_data(check) -> dict:
+    data = check.model_dump(exclude_none=True)
+    if "email" in data:
+        data["emails"] = [data.pop("email")]
+    if "phone" in data:
+        data["phones"] = [data.pop("phone")]
+    return data
+
+
+def _candidates_out(found) -> list[dict]:
+    from kliento.dataio.dedup.matching import evidence_text
+
+    out = []
+    for candidate in found:
+        row = candidate.as_dict()
+        if row.get("evidence"):
+            row["evidence"] = [{**e, "text": evidence_text(e)} for e in row["evidence"]]
+        out.append(row)
+    return out
+
+
+@router.get(
+    "/contacts/duplicates", response={200: list[CandidateOut], **ERRORS}, tags=["duplicates"]
+)
+def contact_duplicates(request: HttpRequest, check: Query[ContactCheck]):
+    """Existing contacts a new one with these values is likely to be (the entry check a client
+    runs while a user types). Records you cannot see appear only with their owner's name."""
+    from kliento.dataio.dedup.candidates import contact_candidates
+
+    _list_filters(request, check)
+    return _candidates_out(contact_candidates(user=request.auth, data=_check_data(check)))
+
+
+@router.get(
+    "/companies/duplicates", response={200: list[CandidateOut], **ERRORS}, tags=["duplicates"]
+)
+def company_duplicates(request: HttpRequest, check: Query[CompanyCheck]):
+    """Existing companies a new one with these values is likely to be."""
+    from kliento.dataio.dedup.candidates import company_candidates
+
+    _list_filters(request, check)
+    return _candidates_out(company_candidates(user=request.auth, data=_check_data(check)))
 
 
 @router.get("/contacts/{id}", response={200: ContactOut, **ERRORS}, tags=["contacts"])
@@ -255,8 +327,20 @@ def company_list(request: HttpRequest, filters: Query[CompanyFilter], page: Quer
 
 
 @router.post("/companies", response={201: CompanyOut, **ERRORS}, tags=["companies"])
-def company_create(request: HttpRequest, response: HttpResponse, payload: CompanyIn):
-    company = services.company_create(user=request.auth, data=_patch_data(payload))
+def company_create(
+    request: HttpRequest,
+    response: HttpResponse,
+    payload: CompanyIn,
+    confirm_duplicate: bool = False,
+):
+    """Create a company; a likely existing one answers 409 with the candidates unless
+    `?confirm_duplicate=true` (see POST /contacts)."""
+    try:
+        company = services.company_create(
+            user=request.auth, data=_patch_data(payload), check_duplicates=not confirm_duplicate
+        )
+    except services.DuplicateCandidatesError as exc:
+        return _duplicate_response(request, exc)
     response["Location"] = f"{request.path.rstrip('/')}/{company.pk}"
     return _written(response, company, 201)
 

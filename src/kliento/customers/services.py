@@ -11,6 +11,7 @@ from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext as _
 
 from kliento.core.errors import (
+    ConflictError,
     NotFoundError,
     PermissionDeniedError,
     StaleVersionError,
@@ -101,6 +102,33 @@ INTERACTION_FIELDS = {
     "assignee_id",
     "remind_at",
 }
+
+
+class DuplicateCandidatesError(ConflictError):
+    """The new record is likely one that exists; create it only when the user confirms."""
+
+    code = "duplicate"
+
+    def __init__(self, message: str, *, candidates: list[dict]):
+        super().__init__(message)
+        self.candidates = candidates
+
+
+def _check_duplicates(user: User, entity: str, values: dict[str, Any]) -> None:
+    """Raise DuplicateCandidatesError when a likely existing record matches `values`."""
+    # Imported here: the duplicate check lives with the duplicates area, which depends on
+    # customers, not the other way round.
+    from kliento.dataio.dedup.candidates import (
+        company_candidates,
+        contact_candidates,
+        duplicate_message,
+    )
+    from kliento.dataio.dedup.matching import ENTRY_THRESHOLD
+
+    find = contact_candidates if entity == "contact" else company_candidates
+    found = find(user=user, data=values, min_confidence=ENTRY_THRESHOLD)
+    if found:
+        raise DuplicateCandidatesError(duplicate_message(), candidates=[c.as_dict() for c in found])
 
 
 # --- shared cleaning helpers --------------------------------------------------------------
@@ -448,9 +476,14 @@ def _set_company_links(contact: Contact, links: list[dict[str, Any]]) -> None:
 
 
 @transaction.atomic
-def contact_create(*, user: User, data: dict[str, Any]) -> Contact:
+def contact_create(*, user: User, data: dict[str, Any], check_duplicates: bool = False) -> Contact:
+    """Create a contact. With `check_duplicates`, a likely existing contact stops the creation
+    with DuplicateCandidatesError (the UI and API ask the user to confirm, then call again
+    without the check)."""
     _require_may_write(user)
     values = _contact_clean(user, data, None)
+    if check_duplicates:
+        _check_duplicates(user, "contact", values)
     links = values.pop("companies", [])
     values.setdefault("owner_id", user.pk)
     contact = Contact.objects.create(**values)
@@ -584,9 +617,12 @@ def _company_snapshot(company: Company, fields) -> dict[str, Any]:
 
 
 @transaction.atomic
-def company_create(*, user: User, data: dict[str, Any]) -> Company:
+def company_create(*, user: User, data: dict[str, Any], check_duplicates: bool = False) -> Company:
+    """Create a company; `check_duplicates` as in `contact_create`."""
     _require_may_write(user)
     values = _company_clean(user, data, None)
+    if check_duplicates:
+        _check_duplicates(user, "company", values)
     values.setdefault("owner_id", user.pk)
     company = Company.objects.create(**values)
     after = _company_snapshot(company, [k for k in data if k in COMPANY_FIELDS])

@@ -554,10 +554,12 @@ def _edit(request: HttpRequest, entity: str, pk: int | None) -> HttpResponse:
         data["social"] = {**kept, **data["social"]}
     errors: dict[str, str] = {}
     conflict = False
+    duplicates: list[dict] = []
     try:
         if obj is None:
             create = services.contact_create if is_contact else services.company_create
-            obj = create(user=request.user, data=data)
+            confirmed = request.POST.get("confirm_duplicate") == "1"
+            obj = create(user=request.user, data=data, check_duplicates=not confirmed)
             messages.success(request, _("Created."))
         else:
             try:
@@ -577,7 +579,9 @@ def _edit(request: HttpRequest, entity: str, pk: int | None) -> HttpResponse:
         errors = forms.translate_errors(exc.fields)
     except StaleVersionError:
         conflict = True
-    if not errors and not conflict:
+    except services.DuplicateCandidatesError as exc:
+        duplicates = exc.candidates
+    if not errors and not conflict and not duplicates:
         return redirect(f"{entity}_detail", pk=obj.pk)
     values = (
         forms.contact_values_from_post(request.POST, fields)
@@ -586,10 +590,19 @@ def _edit(request: HttpRequest, entity: str, pk: int | None) -> HttpResponse:
     )
     context = _form_context(request, entity, obj, values, errors, fields)
     context["conflict"] = conflict
+    context["duplicates"] = _duplicate_rows(entity, duplicates)
     if obj is not None and conflict:
         context["current_version"] = obj.version
-    status = 409 if conflict else 422
+    status = 409 if conflict or duplicates else 422
     return render(request, f"customers/{entity}_form.html", context, status=status)
+
+
+def _duplicate_rows(entity: str, candidates: list[dict]) -> list[dict]:
+    if not candidates:
+        return []
+    from kliento.dataio.dedup.candidates import candidate_rows
+
+    return candidate_rows(entity, candidates)
 
 
 @login_required
