@@ -228,6 +228,9 @@ EMAIL_BACKEND = (
 )
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "kliento@localhost")
 
+# Public web forms: submissions accepted per client IP per minute before 429.
+KLIENTO_WEBFORM_RATE_PER_MINUTE = int(os.environ.get("KLIENTO_WEBFORM_RATE_PER_MINUTE", "10"))
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -76,8 +76,11 @@ def test_rep_prepares_a_quote_and_downloads_its_pdf(live_server, org, page, deal
     page.fill("#product-q", "CRM")
     page.get_by_role("button", name="Add CRM Standard licence").click()
     expect(page.locator("#quote-lines")).to_contain_text("CRM Standard licence")
+    # The editor was just swapped in: let its requests settle before searching again.
+    page.wait_for_load_state("networkidle")
     page.fill("#product-q", "Impl")
     row = page.locator(".pick-list li", has_text="Implementation, hour")
+    expect(page.locator(".pick-list li")).to_have_count(1)
     row.locator("input[name=quantity]").fill("3")
     row.get_by_role("button", name="Add Implementation, hour").click()
     expect(page.locator("#quote-lines")).to_contain_text("Implementation, hour")

@@ -1321,9 +1321,9 @@ class _Gen:
         if age < INTERACTION_DAYS * DAY:
             ru = team != "london"
             subject = "Заказ оформлен" if ru else "Order placed"
-            body = f"{_text(total)} {currency}"
+            body = f"{_m(total):,.2f}".replace(",", "\u00a0") + f" {currency}"
             out.interactions.append(("purchase", channel if channel != "web" else "web", "in",
-                                     clock.dt(at), subject, body, status, owner, cid, company,
+                                     clock.dt(at), subject, body, "", owner, cid, company,
                                      "order", order_id))  # fmt: skip
 
 
