@@ -6,6 +6,7 @@ SECRET_KEY    when unset, generated once into the data dir
 DEBUG         off unless 1/true/yes
 ALLOWED_HOSTS comma separated (default: localhost names)
 KLIENTO_DATA_DIR  where the embedded database, job queue and secret live (default ./var)
+KLIENTO_WEBFORM_RATE_PER_MINUTE  web-form submissions per IP per minute (default 10)
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import sys
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlparse
 
+from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent
@@ -28,6 +30,19 @@ def _env_bool(name: str, default: bool = False) -> bool:
     if value is None:
         return default
     return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _env_int(name: str, default: int) -> int:
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a whole number, got {value!r}.") from None
+    if number < 1:
+        raise ImproperlyConfigured(f"{name} must be at least 1, got {number}.")
+    return number
 
 
 def _secret_key() -> str:
@@ -229,7 +244,7 @@ EMAIL_BACKEND = (
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "kliento@localhost")
 
 # Public web forms: submissions accepted per client IP per minute before 429.
-KLIENTO_WEBFORM_RATE_PER_MINUTE = int(os.environ.get("KLIENTO_WEBFORM_RATE_PER_MINUTE", "10"))
+KLIENTO_WEBFORM_RATE_PER_MINUTE = _env_int("KLIENTO_WEBFORM_RATE_PER_MINUTE", 10)
 
 LOGGING = {
     "version": 1,

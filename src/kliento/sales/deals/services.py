@@ -599,6 +599,46 @@ def deal_win(*, user: User | None, deal: Deal, expected_version: int | None = No
 
 
 @transaction.atomic
+def deal_amount_from_quote(*, user: User | None, deal: Deal, quote) -> Deal:
+    """The deal's amount becomes its accepted quote's total before tax (after discounts), in
+    the quote's currency, converted to the company currency like any amount; `user=None`: the
+    customer through the link. Tax is left out as in every deal amount, so won deals and the
+    order's revenue count the same sale alike."""
+    deal = _lock(deal)
+    _require_write(user, deal)
+    if (deal.amount, deal.currency) == (quote.net, quote.currency):
+        return deal
+    before = _snapshot(deal)
+    deal.amount = quote.net
+    deal.currency = quote.currency
+    _amount_company(deal)
+    deal.version += 1
+    deal.updated_at = timezone.now()
+    deal.save(update_fields=["amount", "currency", "amount_company", "version", "updated_at"])
+    audit_record(
+        user=user,
+        action=AuditLog.Action.UPDATE,
+        entity="deal",
+        obj=deal,
+        changes={
+            **audit_diff(before, _snapshot(deal)),
+            "quote": [None, f"{quote.number} v{quote.revision}"],
+        },
+    )
+    _timeline(
+        user,
+        deal,
+        _("Deal amount set from quote %(quote)s: %(amount)s %(currency)s")
+        % {
+            "quote": f"{quote.number} v{quote.revision}",
+            "amount": money(deal.amount),
+            "currency": deal.currency,
+        },
+    )
+    return deal
+
+
+@transaction.atomic
 def deal_lose(
     *,
     user: User,

@@ -1,4 +1,6 @@
 """Who gets a new lead: the admin's assignment rules, tried in order, first match wins.
+When none matches, a lead someone entered stays theirs; a web-form capture goes to the form's
+owner, else the first administrator.
 
 A rule that picks among people (round-robin, load) is locked before it reads its pointer or the
 open-lead counts, so concurrent captures take turns instead of sharing or skipping one.
@@ -71,10 +73,11 @@ def _least_loaded(members: list[User]) -> User:
     return min(members, key=lambda m: (loads.get(m.pk, 0), m.pk))
 
 
-def assign_owner(
+def owner_by_rules(
     values: dict[str, Any], web_form: WebForm | None
-) -> tuple[User, AssignmentRule | None]:
-    """The owner of a new lead by the first matching rule; call inside the lead's transaction.
+) -> tuple[User, AssignmentRule] | None:
+    """The owner of a new lead by the first matching rule (None when no rule places it); call
+    inside the lead's transaction.
 
     A rule that picks among people (round-robin, load) is locked first, so concurrent captures
     take turns: each sees the pointer and the open-lead counts the previous one committed.
@@ -97,6 +100,17 @@ def assign_owner(
         if rule.kind == AssignmentRule.Kind.LOAD:
             return _least_loaded(members), rule
         return _next_in_turn(rule, members), rule
+    return None
+
+
+def assign_owner(
+    values: dict[str, Any], web_form: WebForm | None
+) -> tuple[User, AssignmentRule | None]:
+    """The owner of a lead nobody entered (a web-form capture): the first matching rule, else
+    the form's owner when no rule matches, else the first active administrator."""
+    found = owner_by_rules(values, web_form)
+    if found is not None:
+        return found
     if web_form is not None and web_form.default_owner_id:
         owner = User.objects.filter(pk=web_form.default_owner_id, is_active=True).first()
         if owner is not None:

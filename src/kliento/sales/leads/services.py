@@ -4,7 +4,9 @@ distribution, conversion, disqualification, and the admin settings behind them.
 Capture never creates a duplicate: an inquiry from a known contact or an open lead is attached
 to it as an interaction and its owner is told (an email after commit and a task in My tasks).
 New leads are assigned by the admin's rules, first match wins; the round-robin pointer and the
-load count are read under a row lock so concurrent captures never share or skip a turn.
+load count are read under a row lock so concurrent captures never share or skip a turn. A lead no
+rule places stays with whoever entered it; a web-form capture goes to the form's owner, else the
+first administrator.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone, translation
@@ -44,7 +47,7 @@ from kliento.customers.models import (
     tags_to_db,
 )
 from kliento.customers.normalize import NormalizationError, normalize_email, normalize_phone
-from kliento.sales.leads.assignment import assign_owner
+from kliento.sales.leads.assignment import assign_owner, owner_by_rules
 from kliento.sales.leads.models import (
     OPEN_STATUSES,
     CaptureHit,
@@ -421,11 +424,13 @@ def _new_lead(
         return _attach_inquiry(user, values, contact, existing)
     rule = None
     if "owner_id" not in values:
-        if assign or user is None:
+        if user is None:
             owner, rule = assign_owner(values, web_form)
-            values["owner_id"] = owner.pk
         else:
-            values["owner_id"] = user.pk
+            # The creator keeps what no rule places elsewhere: a rep must be able to open the
+            # lead they just entered, not lose it to the first administrator.
+            owner, rule = (owner_by_rules(values, web_form) if assign else None) or (user, None)
+        values["owner_id"] = owner.pk
     values.pop("web_form_id", None)
     now = timezone.now()
     lead = Lead.objects.create(
@@ -461,11 +466,12 @@ def _new_lead(
 
 
 @transaction.atomic
-def lead_create(*, user: User, data: dict[str, Any], assign: bool | None = None) -> Intake:
+def lead_create(*, user: User, data: dict[str, Any], assign: bool = True) -> Intake:
     """A lead entered by hand, through the API or an import.
 
-    Without `owner_id`, a manual lead is the creator's and any other is assigned by the rules
-    (`assign` overrides). A known email or phone attaches the inquiry instead (see Intake).
+    Without `owner_id`, the assignment rules choose its owner and, when none matches, it is the
+    creator's (`assign=False`: always the creator's). A known email or phone attaches the
+    inquiry instead (see Intake).
     """
     if not scope_for(user).may_write:
         raise PermissionDeniedError(_("Your role is read-only."))
@@ -473,8 +479,6 @@ def lead_create(*, user: User, data: dict[str, Any], assign: bool | None = None)
     data.setdefault("source", LeadSource.MANUAL)
     values = _lead_clean(user, data, None)
     web_form = WebForm.objects.filter(pk=values.get("web_form_id") or 0).first()
-    if assign is None:
-        assign = values["source"] != LeadSource.MANUAL
     return _new_lead(user, values, web_form, assign)
 
 
@@ -536,8 +540,25 @@ def lead_delete(*, user: User, lead: Lead, expected_version: int | None = None) 
 # --- web-form capture ---------------------------------------------------------------------
 
 
+WEBFORM_RATE_SETTING = "KLIENTO_WEBFORM_RATE_PER_MINUTE"
+WEBFORM_RATE_DEFAULT = 10
+
+
 def _rate_limit() -> int:
-    return int(getattr(settings, "KLIENTO_WEBFORM_RATE_PER_MINUTE", 10))
+    """Web-form submissions accepted per minute from one address: the Django setting
+    KLIENTO_WEBFORM_RATE_PER_MINUTE (the environment variable of that name sets it), else 10."""
+    raw = getattr(settings, WEBFORM_RATE_SETTING, None)
+    if raw is None or str(raw).strip() == "":
+        return WEBFORM_RATE_DEFAULT
+    try:
+        limit = int(str(raw).strip())
+    except ValueError:
+        limit = 0
+    if isinstance(raw, bool) or limit < 1:
+        raise ImproperlyConfigured(
+            f"{WEBFORM_RATE_SETTING} must be a whole number of at least 1, got {raw!r}."
+        )
+    return limit
 
 
 def capture_rate_check(*, ip: str) -> None:

@@ -552,7 +552,7 @@ def order_create_from_quote(*, user: User | None, quote) -> Order:
         channel=channel,
         contact_id=quote.contact_id or (deal.contact_id if deal else None),
         company_id=quote.company_id or (deal.company_id if deal else None),
-        owner_id=quote.owner_id,
+        owner_id=deal.owner_id if deal is not None else quote.owner_id,
         deal=deal,
         quote=quote,
         price_list_id=quote.price_list_id,

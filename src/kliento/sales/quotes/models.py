@@ -121,6 +121,12 @@ class Quote(models.Model):
     def etag(self) -> str:
         return f'"{self.pk}-{self.version}"'
 
+    @property
+    def net(self) -> Decimal:
+        """The total after every discount and before tax: the sale's value, as deal amounts
+        (quantity × list price, tax excluded) and order revenue count it."""
+        return self.subtotal - self.discount_total
+
 
 class QuoteLine(models.Model):
     quote = models.ForeignKey(Quote, on_delete=models.CASCADE, related_name="lines")

@@ -246,10 +246,45 @@ def _require_editable(quote: Quote) -> None:
             raise ConflictError(
                 _("The quote is waiting for a discount approval; it can be changed once decided.")
             )
-        raise ConflictError(
-            _("A %(status)s quote cannot be changed; create a new version.")
-            % {"status": quote.get_status_display().lower()}
-        )
+        raise ConflictError(_status_refusal(quote, "change"))
+
+
+def _status_refusal(quote: Quote, action: str) -> str:
+    """Why a quote in its status refuses `action` ("change", "revise" or "send").
+
+    A whole sentence per status, not a status word spliced into one: English needs "an accepted"
+    but "a sent", and accepted or superseded quotes have no new version to point the user to.
+    """
+    messages = {
+        "change": {
+            QuoteStatus.SENT: _("A sent quote cannot be changed; create a new version."),
+            QuoteStatus.ACCEPTED: _("An accepted quote cannot be changed."),
+            QuoteStatus.DECLINED: _("A declined quote cannot be changed; create a new version."),
+            QuoteStatus.SUPERSEDED: _(
+                "A superseded version cannot be changed; use the latest version."
+            ),
+        },
+        "revise": {
+            QuoteStatus.ACCEPTED: _("An accepted quote cannot get a new version."),
+            QuoteStatus.SUPERSEDED: _(
+                "A superseded version cannot get a new version; use the latest one."
+            ),
+        },
+        "send": {
+            QuoteStatus.SENT: _("A sent quote cannot be sent again; create a new version."),
+            QuoteStatus.ACCEPTED: _("An accepted quote cannot be sent again."),
+            QuoteStatus.DECLINED: _("A declined quote cannot be sent again; create a new version."),
+            QuoteStatus.SUPERSEDED: _(
+                "A superseded version cannot be sent; send the latest version."
+            ),
+        },
+    }
+    message = messages[action].get(quote.status)
+    if message is None:
+        message = _("This cannot be done to a quote in the status “%(status)s”.") % {
+            "status": quote.get_status_display()
+        }
+    return message
 
 
 def _timeline(
@@ -729,10 +764,7 @@ def quote_revise(*, user: User, quote: Quote, expected_version: int | None = Non
     """A new version: a copy with revision + 1; the old one is kept, marked superseded."""
     quote = _lock(quote, expected_version)
     if quote.status in {QuoteStatus.SUPERSEDED, QuoteStatus.ACCEPTED}:
-        raise ConflictError(
-            _("A %(status)s quote cannot get a new version.")
-            % {"status": quote.get_status_display().lower()}
-        )
+        raise ConflictError(_status_refusal(quote, "revise"))
     latest = Quote.objects.filter(number=quote.number).aggregate(m=Max("revision"))["m"]
     if latest != quote.revision:
         raise ConflictError(_("Only the latest version can be revised."))
@@ -820,10 +852,7 @@ def quote_send(
             _("The discount is above your limit: request an approval before sending.")
         )
     if quote.status not in {QuoteStatus.DRAFT, QuoteStatus.APPROVED}:
-        raise ConflictError(
-            _("A %(status)s quote cannot be sent; create a new version.")
-            % {"status": quote.get_status_display().lower()}
-        )
+        raise ConflictError(_status_refusal(quote, "send"))
     if not quote.lines.exists():
         raise ConflictError(_("Add at least one line before sending the quote."))
     to = (to or "").strip()
@@ -935,15 +964,17 @@ def quote_accept(*, quote: Quote) -> Quote:
 
 
 def _win_deal_and_order(quote: Quote) -> None:
+    """The customer's acceptance acts as the system (`user=None`, "the customer via the link"):
+    the quote's owner may since have lost the deal or left, and that must not refuse a customer.
+    """
     from kliento.sales.deals.models import DealStatus
-    from kliento.sales.deals.services import deal_win
+    from kliento.sales.deals.services import deal_amount_from_quote, deal_win
     from kliento.sales.orders.services import order_create_from_quote
 
-    owner = quote.owner
-    deal = quote.deal
+    deal = deal_amount_from_quote(user=None, deal=quote.deal, quote=quote)
     if deal.status == DealStatus.OPEN:
-        deal_win(user=owner, deal=deal)
-    order_create_from_quote(user=owner, quote=quote)
+        deal_win(user=None, deal=deal)
+    order_create_from_quote(user=None, quote=quote)
 
 
 @transaction.atomic

@@ -70,6 +70,12 @@ def _legend(series: list[Series], line: Series | None) -> str:
     return '<ul class="chart-legend">' + "".join(items) + "</ul>"
 
 
+def _missing_legend() -> str:
+    return format_html(
+        '<ul class="chart-legend"><li><span aria-hidden="true">—</span>{}</li></ul>', _("No data")
+    )
+
+
 def _frame(title: str, desc: str, width: int, height: int, body: str, legend: str) -> SafeString:
     n = next(_ids)
     return mark_safe(
@@ -136,13 +142,25 @@ def column_chart(
             f'text-anchor="middle">{escape(category)}</text>'
         )
     if line is not None and categories:
+        # A missing value (None) breaks the line: it is not a point at 0.
         points = [
-            (centres[i], top + plot_h - float(line.values[i] or 0) * scale)
+            None
+            if line.values[i] is None
+            else (centres[i], top + plot_h - float(line.values[i]) * scale)
             for i in range(len(categories))
         ]
-        path = " ".join(f"{x:.1f},{y:.1f}" for x, y in points)
-        parts.append(f'<polyline class="line {line.css}" points="{path}"/>')
-        for i, (x, y) in enumerate(points):
+        runs = [
+            list(run)
+            for present, run in itertools.groupby(points, key=lambda p: p is not None)
+            if present
+        ]
+        for run in runs:
+            path = " ".join(f"{x:.1f},{y:.1f}" for x, y in run)
+            parts.append(f'<polyline class="line {line.css}" points="{path}"/>')
+        for i, point in enumerate(points):
+            if point is None:
+                continue
+            x, y = point
             parts.append(
                 f'<circle class="dot {line.css}" cx="{x:.1f}" cy="{y:.1f}" r="4">'
                 f"<title>{escape(categories[i])} · {escape(line.label)}: "
@@ -166,13 +184,22 @@ def bar_chart(
     width: int = 860,
     label_width: int = 200,
 ) -> SafeString:
-    """Horizontal stacked bars, one per label, with the row's total at the end."""
+    """Horizontal stacked bars, one per label, with the row's total at the end.
+
+    A row whose values are all None has no data: it gets no bar and a dash, like the report's
+    table, never a bar of 0 that reads as "zero days".
+    """
     row_h, gap, top = 22, 10, 8
     right = 90
     height = top * 2 + max(1, len(labels)) * (row_h + gap)
     plot_w = width - label_width - right
-    totals = [sum(Decimal(str(s.values[i] or 0)) for s in series) for i in range(len(labels))]
-    peak = float(max(totals, default=0)) or 1.0
+    totals = [
+        None
+        if all(s.values[i] is None for s in series)
+        else sum(Decimal(str(s.values[i] or 0)) for s in series)
+        for i in range(len(labels))
+    ]
+    peak = float(max((t for t in totals if t is not None), default=0)) or 1.0
     parts = []
     for i, label in enumerate(labels):
         y = top + i * (row_h + gap)
@@ -181,6 +208,13 @@ def bar_chart(
             f'<text class="label" x="{label_width - 10}" y="{y + row_h / 2 + 4:.1f}" '
             f'text-anchor="end"><title>{escape(label)}</title>{escape(short)}</text>'
         )
+        if totals[i] is None:
+            no_data = escape(_("no data"))
+            parts.append(
+                f'<text class="tick missing" x="{label_width + 6}" y="{y + row_h / 2 + 4:.1f}">'
+                f"<title>{escape(label)}: {no_data}</title>—</text>"
+            )
+            continue
         x = float(label_width)
         for s in series:
             value = float(s.values[i] or 0)
@@ -200,4 +234,7 @@ def bar_chart(
             f"{escape(full(totals[i], digits))}{escape(suffix)}</text>"
         )
     legend = _legend(series, None) if len(series) > 1 else ""
+    if None in totals:
+        desc = " ".join([desc, _("A dash marks a row with no data.")]).strip()
+        legend += _missing_legend()
     return _frame(title, desc, width, height, "".join(parts), legend)

@@ -418,7 +418,7 @@ def report_cycle(request: HttpRequest) -> HttpResponse:
         title=_("Average days per stage"),
         desc=_("One bar per stage: the average number of days deals spent in it."),
         labels=[r["name"] for r in funnel],
-        series=[charts.Series(_("Days"), [r["avg_days"] or 0 for r in funnel], "s-best")],
+        series=[charts.Series(_("Days"), [r["avg_days"] for r in funnel], "s-best")],
         digits=1,
         suffix=" " + _("d"),
         width=560,

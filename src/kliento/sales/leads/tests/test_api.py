@@ -38,6 +38,42 @@ def test_create_and_read_a_lead(org, api):
     assert detail.status_code == 200 and detail.json()["first_name"] == "Anna"
 
 
+@pytest.mark.parametrize("source", [None, "manual", "import"])
+def test_lead_without_owner_and_no_matching_rule_stays_with_its_creator(
+    org, api, rule_factory, source
+):
+    rule_factory(kind="territory", regions=["Tatarstan"], user=org.other_rep)
+    client = api(org.rep)
+    body = {"first_name": "Anna", "email": "anna@example.com", "region": "Moscow"}
+    if source:
+        body["source"] = source
+
+    response = _post(client, "/api/v1/leads", body)
+
+    assert response.status_code == 201, response.content
+    lead_id = response.json()["id"]
+    assert response.json()["owner_id"] == org.rep.pk
+    detail = client.get(f"/api/v1/leads/{lead_id}")
+    assert detail.status_code == 200
+    assert detail.json()["owner_id"] == org.rep.pk
+    assert Lead.objects.get(pk=lead_id).assigned_by_rule is None
+
+
+def test_lead_without_owner_goes_where_a_matching_rule_says(org, api, rule_factory):
+    rule = rule_factory(kind="territory", regions=["Tatarstan"], user=org.other_rep)
+    client = api(org.rep)
+
+    response = _post(
+        client,
+        "/api/v1/leads",
+        {"first_name": "Ilnur", "email": "i@example.com", "region": "Tatarstan"},
+    )
+
+    assert response.status_code == 201
+    lead = Lead.objects.get(pk=response.json()["id"])
+    assert (lead.owner, lead.assigned_by_rule) == (org.other_rep, rule)
+
+
 def test_create_refuses_unknown_and_bad_fields(org, api):
     response = _post(api(org.rep), "/api/v1/leads", {"email": "x", "colour": "red"})
     assert response.status_code == 422

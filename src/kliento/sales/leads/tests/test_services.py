@@ -6,6 +6,7 @@ from decimal import Decimal
 
 import pytest
 from django.core import mail
+from django.core.exceptions import ImproperlyConfigured
 
 from kliento.core.errors import (
     ConflictError,
@@ -216,6 +217,32 @@ def test_inactive_form_is_not_found(org, web_form):
     web_form.save()
     with pytest.raises(NotFoundError):
         _capture(web_form, email="a@example.com")
+
+
+@pytest.mark.parametrize(("value", "limit"), [(None, 10), ("", 10), ("2", 2), (" 4 ", 4), (6, 6)])
+def test_rate_limit_setting_defaults_to_ten_and_takes_environment_text(
+    org, web_form, settings, frozen_minute, value, limit
+):
+    if value is None:
+        del settings.KLIENTO_WEBFORM_RATE_PER_MINUTE
+    else:
+        settings.KLIENTO_WEBFORM_RATE_PER_MINUTE = value
+    for i in range(limit):
+        _capture(web_form, ip="1.1.1.1", email=f"a{i}@example.com")
+    with pytest.raises(services.CaptureThrottledError):
+        _capture(web_form, ip="1.1.1.1", email="over@example.com")
+    assert Lead.objects.count() == limit
+
+
+@pytest.mark.parametrize("value", ["ten", "0", -1, "1.5", True])
+def test_bad_rate_limit_setting_is_named(org, web_form, settings, value):
+    settings.KLIENTO_WEBFORM_RATE_PER_MINUTE = value
+    with pytest.raises(ImproperlyConfigured) as exc:
+        _capture(web_form, ip="1.1.1.1", email="a@example.com")
+    assert str(exc.value) == (
+        f"KLIENTO_WEBFORM_RATE_PER_MINUTE must be a whole number of at least 1, got {value!r}."
+    )
+    assert Lead.objects.count() == 0
 
 
 def test_rate_limit_per_ip(org, web_form, settings, frozen_minute):
