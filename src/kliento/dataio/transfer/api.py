@@ -1,12 +1,13 @@
 """/api/v1 endpoints for import and export.
 
 Imports: `POST /imports` takes the file as multipart/form-data (field `file`) with the fields
-`entity`, and optionally `mapping` (JSON object header → field), `mapping_name` (a saved
-mapping), `options` (JSON object: date_format dmy|mdy|ymd, decimal . or ,, duplicates
-merge|skip|flag, dry_run, encoding, delimiter) and `start` (default true). Multipart streams a
-large file to disk instead of holding a base64 copy in memory. The answer is the job (201);
-poll `GET /imports/{id}` for progress; `GET /imports/{id}/errors` is the error report as CSV.
-Without `start`, the job waits: read `GET /imports/{id}/preview`, adjust with
+`entity` (contacts, companies, interactions, leads, deals, products — catalogue editors only —
+or orders, one row per order line), and optionally `mapping` (JSON object header → field),
+`mapping_name` (a saved mapping), `options` (JSON object: date_format dmy|mdy|ymd, decimal .
+or ,, duplicates merge|skip|flag, dry_run, encoding, delimiter) and `start` (default true).
+Multipart streams a large file to disk instead of holding a base64 copy in memory. The answer is
+the job (201); poll `GET /imports/{id}` for progress; `GET /imports/{id}/errors` is the error
+report as CSV. Without `start`, the job waits: read `GET /imports/{id}/preview`, adjust with
 `PUT /imports/{id}/mapping`, then `POST /imports/{id}/start`.
 """
 

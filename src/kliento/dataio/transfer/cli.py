@@ -1,4 +1,5 @@
-"""`kliento import FILE --entity contacts [--mapping NAME] [--dry-run] [--user USERNAME]`.
+"""`kliento import FILE --entity contacts|companies|interactions|leads|deals|products|orders
+[--mapping NAME] [--dry-run] [--user USERNAME]`.
 
 Reads the file in place, shows a progress bar on the terminal (carriage returns, no extra
 dependency), prints a summary, and exits 0 when every row landed, 1 when some rows failed
@@ -25,16 +26,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="kliento import",
         description=_(
-            "Import contacts, companies or interactions from a CSV or XLSX file, or a full "
-            "export (ZIP). Columns are mapped from their headers (English or Russian) unless "
-            "--mapping names a saved mapping."
+            "Import contacts, companies, interactions, leads, deals, products or orders (one "
+            "row per order line) from a CSV or XLSX file, or a full export (ZIP). Columns are "
+            "mapped from their headers (English or Russian) unless --mapping names a saved "
+            "mapping."
         ),
     )
     parser.add_argument("file", help=_("the CSV, XLSX or ZIP file"))
     parser.add_argument(
         "--entity",
         default="contacts",
-        choices=["contacts", "companies", "interactions"],
+        choices=["contacts", "companies", "interactions", "leads", "deals", "products", "orders"],
         help=_("what the rows are (default: contacts)"),
     )
     parser.add_argument("--mapping", default="", help=_("name of a saved column mapping"))

@@ -961,3 +961,10 @@ def _rows(source: Source, job: ImportJob):
         if number <= job.checkpoint:
             continue
         yield number, cells, problem
+
+
+# The sales entities' handlers live in their own module: they call the sales services and
+# build on the Handler above, so they are registered once this module is complete.
+from kliento.dataio.transfer.sales_import import SALES_HANDLERS  # noqa: E402
+
+HANDLERS.update(SALES_HANDLERS)

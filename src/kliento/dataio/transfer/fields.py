@@ -279,12 +279,238 @@ CONSENT_FIELDS: dict[str, tuple] = {
     "at": (gettext_lazy("When"), ["at", "when", "date", "дата"]),
     "source": (gettext_lazy("Source"), ["source", "источник"]),
 }
+# --- the sales entities (handlers in sales_import.py) ---------------------------------------
+
+_CONTACT_EMAIL = INTERACTION_FIELDS["contact_email"]
+_CONTACT_EXT = INTERACTION_FIELDS["contact_external_id"]
+_COMPANY_EXT = INTERACTION_FIELDS["company_external_id"]
+_CURRENCY = (gettext_lazy("Currency"), ["currency", "currency code", "валюта", "код валюты"])
+_CUSTOMER_COMPANY = (
+    gettext_lazy("Company name"),
+    [
+        "company",
+        "company name",
+        "account",
+        "organization",
+        "organisation",
+        "customer",
+        "client",
+        "компания",
+        "организация",
+        "название компании",
+        "клиент",
+        "покупатель",
+    ],
+)
+PRODUCT_FIELDS: dict[str, tuple] = {
+    "sku": (
+        gettext_lazy("SKU"),
+        [
+            "sku",
+            "article",
+            "item code",
+            "product code",
+            "code",
+            "артикул",
+            "код товара",
+            "код",
+        ],
+    ),
+    "name": (
+        gettext_lazy("Name"),
+        [
+            "name",
+            "product",
+            "product name",
+            "item",
+            "title",
+            "название",
+            "наименование",
+            "товар",
+            "название товара",
+            "наименование товара",
+        ],
+    ),
+    "category": (gettext_lazy("Category"), ["category", "group", "категория", "группа"]),
+    "unit": (
+        gettext_lazy("Unit"),
+        ["unit", "uom", "unit of measure", "единица", "ед изм", "единица измерения"],
+    ),
+    "description": (gettext_lazy("Description"), ["description", "описание"]),
+    "cost": (
+        gettext_lazy("Cost"),
+        ["cost", "unit cost", "purchase price", "себестоимость", "закупочная цена"],
+    ),
+    "tax_rate": (
+        gettext_lazy("Tax rate, %"),
+        ["tax rate", "tax", "vat", "vat rate", "ндс", "ставка ндс", "налог"],
+    ),
+    "active": (
+        gettext_lazy("Active"),
+        ["active", "is active", "enabled", "on sale", "активен", "активный", "в продаже"],
+    ),
+    "price": (
+        gettext_lazy("Price"),
+        ["price", "list price", "sale price", "цена", "цена продажи"],
+    ),
+    "price_list": (
+        gettext_lazy("Price list"),
+        ["price list", "pricelist", "прайс лист", "прайслист", "прайс"],
+    ),
+}
+LEAD_FIELDS: dict[str, tuple] = {
+    "external_id": CONTACT_FIELDS["external_id"],
+    "full_name": (
+        gettext_lazy("Full name"),
+        ["full name", "name", "contact name", "lead", "фио", "имя полностью", "полное имя", "лид"],
+    ),
+    "last_name": CONTACT_FIELDS["last_name"],
+    "first_name": CONTACT_FIELDS["first_name"],
+    "company_name": (
+        gettext_lazy("Company name"),
+        [
+            "company",
+            "company name",
+            "organization",
+            "organisation",
+            "account",
+            "компания",
+            "организация",
+            "название компании",
+        ],
+    ),
+    "job_title": CONTACT_FIELDS["job_title"],
+    "email": CONTACT_FIELDS["email"],
+    "phone": CONTACT_FIELDS["phone"],
+    "country": CONTACT_FIELDS["country"],
+    "region": CONTACT_FIELDS["region"],
+    "city": CONTACT_FIELDS["city"],
+    "website": COMPANY_FIELDS["website"],
+    "message": (
+        gettext_lazy("Message"),
+        ["message", "comment", "note", "notes", "сообщение", "комментарий", "примечание"],
+    ),
+    "source": (
+        gettext_lazy("Source"),
+        ["source", "lead source", "источник", "источник лида"],
+    ),
+    "channel": (gettext_lazy("Channel"), ["channel", "канал"]),
+    "campaign": (gettext_lazy("Campaign"), ["campaign", "кампания", "рекламная кампания"]),
+    "utm_source": ("utm_source", ["utm source", "метка utm source"]),
+    "utm_medium": ("utm_medium", ["utm medium", "метка utm medium"]),
+    "utm_campaign": ("utm_campaign", ["utm campaign", "метка utm campaign"]),
+    "utm_term": ("utm_term", ["utm term", "метка utm term"]),
+    "utm_content": ("utm_content", ["utm content", "метка utm content"]),
+    "referrer": (gettext_lazy("Referrer"), ["referrer", "referer", "реферер"]),
+    "owner": CONTACT_FIELDS["owner"],
+    "status": (gettext_lazy("Status"), ["status", "lead status", "статус", "статус лида"]),
+    "tags": CONTACT_FIELDS["tags"],
+}
+DEAL_FIELDS: dict[str, tuple] = {
+    "external_id": CONTACT_FIELDS["external_id"],
+    "name": (
+        gettext_lazy("Deal name"),
+        ["name", "deal", "deal name", "title", "сделка", "название", "название сделки"],
+    ),
+    "pipeline": (gettext_lazy("Pipeline"), ["pipeline", "воронка", "воронка продаж"]),
+    "stage": (
+        gettext_lazy("Stage"),
+        ["stage", "deal stage", "этап", "стадия", "этап сделки"],
+    ),
+    "amount": (
+        gettext_lazy("Amount"),
+        ["amount", "value", "deal value", "deal amount", "sum", "сумма", "бюджет", "сумма сделки"],
+    ),
+    "currency": _CURRENCY,
+    "expected_close": (
+        gettext_lazy("Expected close date"),
+        [
+            "expected close",
+            "expected close date",
+            "close date",
+            "closing date",
+            "дата закрытия",
+            "ожидаемая дата закрытия",
+            "плановая дата закрытия",
+        ],
+    ),
+    "owner": CONTACT_FIELDS["owner"],
+    "company": _CUSTOMER_COMPANY,
+    "company_external_id": _COMPANY_EXT,
+    "contact_external_id": _CONTACT_EXT,
+    "contact_email": _CONTACT_EMAIL,
+    "status": (gettext_lazy("Status (open, won, lost)"), ["status", "deal status", "статус"]),
+    "loss_reason": (
+        gettext_lazy("Loss reason"),
+        ["loss reason", "lost reason", "reason", "причина проигрыша", "причина"],
+    ),
+    "loss_note": (
+        gettext_lazy("Loss note"),
+        ["loss note", "loss comment", "комментарий к проигрышу"],
+    ),
+    "source": (gettext_lazy("Source"), ["source", "источник"]),
+}
+ORDER_FIELDS: dict[str, tuple] = {
+    "external_id": (
+        gettext_lazy("Order number / external id"),
+        [
+            "order",
+            "order number",
+            "order no",
+            "order id",
+            "number",
+            "external id",
+            "id",
+            "заказ",
+            "номер заказа",
+            "номер",
+            "id заказа",
+        ],
+    ),
+    "ordered_at": (
+        gettext_lazy("Order date"),
+        ["date", "order date", "ordered at", "ordered_at", "дата", "дата заказа"],
+    ),
+    "status": (
+        gettext_lazy("Status"),
+        ["status", "order status", "статус", "статус заказа"],
+    ),
+    "channel": (gettext_lazy("Channel"), ["channel", "sales channel", "канал", "канал продаж"]),
+    "currency": _CURRENCY,
+    "contact_external_id": _CONTACT_EXT,
+    "contact_email": _CONTACT_EMAIL,
+    "company_external_id": _COMPANY_EXT,
+    "company": _CUSTOMER_COMPANY,
+    "owner": CONTACT_FIELDS["owner"],
+    "sku": (
+        gettext_lazy("Product SKU"),
+        ["sku", "product sku", "product", "article", "product code", "артикул", "код товара"],
+    ),
+    "quantity": (
+        gettext_lazy("Quantity"),
+        ["quantity", "qty", "count", "количество", "кол во"],
+    ),
+    "price": (gettext_lazy("Price"), ["price", "unit price", "цена", "цена за единицу"]),
+    "discount": (
+        gettext_lazy("Discount (amount, or percent with %)"),
+        ["discount", "line discount", "скидка"],
+    ),
+    "cost": (
+        gettext_lazy("Unit cost"),
+        ["cost", "unit cost", "себестоимость"],
+    ),
+    "note": (gettext_lazy("Note"), ["note", "comment", "примечание", "комментарий"]),
+}
 ENTITY_FIELDS = {
     "contacts": CONTACT_FIELDS,
     "companies": COMPANY_FIELDS,
     "interactions": INTERACTION_FIELDS,
     "links": LINK_FIELDS,
     "consents": CONSENT_FIELDS,
+    "leads": LEAD_FIELDS,
+    "deals": DEAL_FIELDS,
+    "products": PRODUCT_FIELDS,
+    "orders": ORDER_FIELDS,
 }
 CUSTOM_ENTITY = {"contacts": "contact", "companies": "company"}
 

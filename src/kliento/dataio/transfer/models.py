@@ -19,6 +19,10 @@ class Entity(models.TextChoices):
     CONTACTS = "contacts", _("Contacts")
     COMPANIES = "companies", _("Companies")
     INTERACTIONS = "interactions", _("Interactions")
+    LEADS = "leads", _("Leads")
+    DEALS = "deals", _("Deals")
+    PRODUCTS = "products", _("Products")
+    ORDERS = "orders", _("Orders (one row per line)")
 
 
 class StoredFile(models.Model):

@@ -26,14 +26,28 @@ from kliento.dataio.transfer.models import (
 )
 from kliento.dataio.transfer.readers import check_size
 from kliento.dataio.transfer.storage import file_store
+from kliento.sales.catalog.selectors import catalog_can_edit
 
 DATE_FORMATS = ("dmy", "mdy", "ymd")
 PUBLIC_ENTITIES = set(Entity.values)
 
 
-def _require_importer(user: User) -> None:
+def _require_importer(user: User, entity: str = "") -> None:
     if not scope_for(user).may_write:
         raise PermissionDeniedError(_("Your role is read-only."))
+    if entity == "products" and not catalog_can_edit(user):
+        raise PermissionDeniedError(
+            _("Only administrators and heads of sales can change the catalogue.")
+        )
+
+
+def importable_entities(user: User) -> list[tuple[str, str]]:
+    """The record types this user may import, (value, label) for the upload form."""
+    return [
+        (value, label)
+        for value, label in Entity.choices
+        if value != "products" or catalog_can_edit(user)
+    ]
 
 
 def options_clean(raw: dict[str, Any] | None) -> dict[str, Any]:
@@ -87,7 +101,7 @@ def import_create(
 ) -> ImportJob:
     """A draft import of an uploaded stream or a local file, with its columns mapped (guessed,
     or from a saved mapping, or as given). Unreadable files are refused here, before any row."""
-    _require_importer(user)
+    _require_importer(user, entity)
     if entity not in ENTITY_FIELDS or (entity not in PUBLIC_ENTITIES and not is_admin(user)):
         raise ValidationFailedError(
             fields={"entity": _("Use one of: %(allowed)s.") % {"allowed": ", ".join(Entity.values)}}

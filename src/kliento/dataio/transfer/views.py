@@ -20,7 +20,7 @@ from kliento.core.views import ui_errors
 from kliento.customers.selectors import contact_get_for_user
 from kliento.dataio.transfer import exports, privacy, selectors, services
 from kliento.dataio.transfer.fields import field_choices
-from kliento.dataio.transfer.models import DuplicateAction, Entity, JobStatus
+from kliento.dataio.transfer.models import DuplicateAction, JobStatus
 from kliento.dataio.transfer.readers import check_size, human_size, max_upload_bytes
 from kliento.dataio.transfer.storage import file_iter
 
@@ -44,7 +44,7 @@ def _home_context(user, **extra) -> dict:
         imports=imports,
         any_active=any(j.is_active for j in imports),
         exports=selectors.export_job_list(user=user),
-        entities=Entity.choices,
+        entities=services.importable_entities(user),
         mappings=selectors.saved_mappings(),
         may_import=scope_for(user).may_write,
         is_admin=is_admin(user),

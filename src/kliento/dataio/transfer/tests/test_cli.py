@@ -222,3 +222,60 @@ def test_kill_9_and_rerun_equals_one_clean_run(scratch_env, tmp_path):
     assert {k: v for k, v in after.items() if k != "contacts"} == {
         k: v for k, v in expected.items() if k != "contacts"
     }
+
+
+SALES_DUMP = r"""
+import json
+from kliento.sales.catalog.models import Product
+from kliento.sales.orders.models import Order
+print(json.dumps({
+    "products": sorted([p.sku, str(p.cost), p.version] for p in Product.objects.all()),
+    "orders": sorted(
+        [o.contact.email, o.status, str(o.total), str(o.margin_company), o.lines.count(), o.version]
+        for o in Order.objects.select_related("contact")
+    ),
+}))
+"""
+
+
+def test_sales_entities_from_the_command_line(scratch_env, tmp_path):
+    env = scratch_env("a")
+    files = {
+        "people.csv": [["External id", "Email"], ["C1", "anna@example.com"]],
+        "catalogue.csv": [
+            ["Артикул", "Наименование", "Себестоимость", "НДС"],
+            ["CRM", "CRM licence", "300", "20"],
+            ["IMPL", "Implementation", "900", "20"],
+        ],
+        "orders.csv": [
+            ["Номер заказа", "Дата", "Статус", "Email", "Артикул", "Кол-во", "Цена", "Скидка"],
+            ["1001", "01.03.2025", "paid", "anna@example.com", "CRM", "2", "1000", "10%"],
+            ["1002", "02.03.2025", "", "anna@example.com", "IMPL", "-1", "3000", ""],
+            ["1001", "", "", "", "IMPL", "1", "3000", ""],
+        ],
+    }
+    for name, rows in files.items():
+        (tmp_path / name).write_bytes(csv_bytes(rows))
+    for name, entity in (("people.csv", "contacts"), ("catalogue.csv", "products")):
+        result = run(env, "import", str(tmp_path / name), "--entity", entity, "--quiet")
+        assert result.returncode == 0, result.stderr + result.stdout
+    errors = tmp_path / "errors.csv"
+    orders = str(tmp_path / "orders.csv")
+    result = run(env, "import", orders, "--entity", "orders", "--errors", str(errors))
+    assert result.returncode == 1, result.stderr
+    assert "2 created, 0 updated, 0 unchanged or skipped, 1 failed." in result.stdout
+    report = errors.read_text(encoding="utf-8-sig").splitlines()
+    assert report[1].startswith("3,Not imported,Кол-во: The quantity must be greater than zero.")
+    expected = {
+        "products": [["CRM", "300.00", 1], ["IMPL", "900.00", 1]],
+        # 2 × 1000 − 10 % + 1 × 3000, 20 % VAT: 5760; margin 4800 − (600 + 900).
+        "orders": [["anna@example.com", "paid", "5760.00", "3300.00", 2, 1]],
+    }
+    result = run(env, "manage", "shell", "-v", "0", "-c", SALES_DUMP)
+    assert json.loads(result.stdout) == expected, result.stderr
+
+    again = run(env, "import", orders, "--entity", "orders", "--quiet")
+    assert again.returncode == 1
+    assert "0 created, 0 updated, 2 unchanged or skipped, 1 failed." in again.stdout
+    result = run(env, "manage", "shell", "-v", "0", "-c", SALES_DUMP)
+    assert json.loads(result.stdout) == expected
