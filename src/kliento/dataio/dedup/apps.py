@@ -6,3 +6,9 @@ class DedupConfig(AppConfig):
     name = "kliento.dataio.dedup"
     label = "dedup"
     verbose_name = _("Duplicates")
+
+    def ready(self) -> None:
+        from kliento.dataio.dedup import panels
+
+        panels.register()
+

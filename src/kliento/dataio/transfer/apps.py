@@ -6,3 +6,9 @@ class TransferConfig(AppConfig):
     name = "kliento.dataio.transfer"
     label = "transfer"
     verbose_name = _("Import and export")
+
+    def ready(self) -> None:
+        from kliento.dataio.transfer import panels
+
+        panels.register()
+
