@@ -168,8 +168,10 @@ def _export_out(request: HttpRequest, job) -> dict:
 
 @router.post("/exports", response={202: ExportOut, **ERRORS})
 def export_create(request: HttpRequest, payload: ExportIn):
-    """Export a list as the list shows it (`query`: its filters and sort; `columns`), or the
-    company's full data (`entity: full`, administrators). The export runs as a job; poll it."""
+    """Export a list as the list shows it — contacts, companies, leads, deals, orders (one row
+    per order line) or products; `query`: the list's filters and sort, `columns`: column keys —
+    or the company's full data (`entity: full`, administrators). The export runs as a job;
+    poll it."""
     job = exports.export_create(
         user=request.auth,
         entity=payload.entity,

@@ -67,7 +67,9 @@ class PreviewOut(Schema):
 class ExportIn(Schema):
     model_config = ConfigDict(extra="forbid")
 
-    entity: Literal["contacts", "companies", "full"]
+    entity: Literal["contacts", "companies", "leads", "deals", "orders", "products", "full"] = (
+        Field(description="a list (orders: one row per order line), or full: everything (ZIP)")
+    )
     query: str = Field("", max_length=2000, description="the list's query string: filters, sort")
     columns: list[str] = Field(default_factory=list, description="column keys; empty = default")
     format: Literal["csv", "xlsx"] = "csv"

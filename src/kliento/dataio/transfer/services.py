@@ -289,9 +289,19 @@ def import_cancel(*, user: User, job: ImportJob) -> ImportJob:
 # --- reading a full export back -----------------------------------------------------------
 
 EXT_PREFIX = "kliento:"
-FULL_FILES = [
-    ("companies.csv", "companies", {"id": "external_id", "emails": "email", "phones": "phone"}),
-    ("contacts.csv", "contacts", {"id": "external_id", "emails": "email", "phones": "phone"}),
+_CUSTOMER_IDS = {"id": "external_id", "emails": "email", "phones": "phone"}
+_SALES_IDS = {
+    "id": "external_id",
+    "contact_id": "contact_external_id",
+    "company_id": "company_external_id",
+}
+# (file in the ZIP, entity, header → field where they differ, the only fields read or None),
+# in the order the jobs must run: customers before what refers to them, products before the
+# prices and orders naming them. Products are read twice: first all of them active (an order
+# line may not name an inactive product), last their `active` flag.
+FULL_FILES: list[tuple[str, str, dict[str, str], set[str] | None]] = [
+    ("companies.csv", "companies", _CUSTOMER_IDS, None),
+    ("contacts.csv", "contacts", _CUSTOMER_IDS, None),
     (
         "links.csv",
         "links",
@@ -300,8 +310,9 @@ FULL_FILES = [
             "company_id": "company_external_id",
             "title": "job_title",
         },
+        None,
     ),
-    ("consents.csv", "consents", {"contact_id": "contact_external_id"}),
+    ("consents.csv", "consents", {"contact_id": "contact_external_id"}, None),
     (
         "interactions.csv",
         "interactions",
@@ -310,17 +321,93 @@ FULL_FILES = [
             "contact_id": "contact_external_id",
             "company_id": "company_external_id",
         },
+        None,
     ),
-]
+    ("sales/products.csv", "products", {}, {"sku", "name", "category", "unit", "description",
+                                            "cost", "tax_rate"}),
+    ("sales/prices.csv", "products", {}, {"sku", "price", "price_list"}),
+    ("sales/leads.csv", "leads", _SALES_IDS, None),
+    ("sales/deals.csv", "deals", _SALES_IDS, None),
+    ("sales/order_lines.csv", "orders", {**_SALES_IDS, "number": "external_id"}, None),
+    ("sales/products.csv", "products", {}, {"sku", "active"}),
+]  # fmt: skip
+
+
+def _csv_rows(archive, name: str):
+    import csv
+    import io
+
+    with archive.open(name) as raw:
+        yield from csv.DictReader(io.TextIOWrapper(raw, encoding="utf-8", newline=""))
+
+
+def _sales_reference_create(*, user: User, archive, names: set[str]) -> None:
+    """What sales rows name rather than import: pipelines with their stages, loss reasons,
+    price lists and currency rates, created through their services when no record of that
+    name (rate: currency and day) exists yet."""
+    from kliento.sales.catalog.models import CurrencyRate, PriceList
+    from kliento.sales.catalog.services import currency_rate_create, price_list_create
+    from kliento.sales.deals.models import LossReason, Pipeline
+    from kliento.sales.deals.services import loss_reason_create, pipeline_create, stage_create
+
+    def flag(text: str) -> bool:
+        return text.strip().lower() in {"true", "1", "yes"}
+
+    if "sales/pipelines.csv" in names:
+        stages: dict[str, list[dict[str, Any]]] = {}
+        heads: dict[str, dict[str, str]] = {}
+        for row in _csv_rows(archive, "sales/pipelines.csv"):
+            heads.setdefault(row["pipeline"], row)
+            stage = {"name": row["stage"], "probability": row["probability"] or 0}
+            if row["expected_days"]:
+                stage["expected_days"] = row["expected_days"]
+            stages.setdefault(row["pipeline"], []).append(stage)
+        for name, head in heads.items():
+            pipeline = Pipeline.objects.filter(name__iexact=name).first()
+            if pipeline is None:
+                pipeline_create(
+                    user=user,
+                    data={
+                        "name": name,
+                        "is_default": flag(head["is_default"]),
+                        "active": flag(head["active"]),
+                        "stages": stages[name],
+                    },
+                )
+                continue
+            have = {s.lower() for s in pipeline.stages.values_list("name", flat=True)}
+            for stage in stages[name]:
+                if stage["name"].lower() not in have:
+                    stage_create(user=user, pipeline=pipeline, data=stage)
+    if "sales/loss_reasons.csv" in names:
+        for row in _csv_rows(archive, "sales/loss_reasons.csv"):
+            if not LossReason.objects.filter(name__iexact=row["name"]).exists():
+                loss_reason_create(
+                    user=user, data={"name": row["name"], "active": flag(row["active"])}
+                )
+    if "sales/price_lists.csv" in names:
+        for row in _csv_rows(archive, "sales/price_lists.csv"):
+            if not PriceList.objects.filter(name__iexact=row["name"]).exists():
+                data = {k: v for k, v in row.items() if v != "" or k in {"name", "currency"}}
+                for key in ("is_default", "active"):
+                    data[key] = flag(row[key])
+                price_list_create(user=user, data=data)
+    if "sales/currency_rates.csv" in names:
+        for row in _csv_rows(archive, "sales/currency_rates.csv"):
+            if not CurrencyRate.objects.filter(
+                currency=row["currency"], valid_from=row["valid_from"]
+            ).exists():
+                currency_rate_create(user=user, data=dict(row))
 
 
 def full_import_create(*, user: User, stream: BinaryIO, file_name: str = "") -> list[ImportJob]:
-    """Queue the import of a full export (ZIP): custom fields first, then companies, contacts,
-    their links and consents, and interactions, as one job per file (run them in this order).
-    The exported ids become external ids "kliento:<id>", so relations are kept and a second
-    run updates instead of duplicating. Users are matched by username and must exist."""
-    import csv
-    import io
+    """Queue the import of a full export (ZIP): custom fields and the sales reference data
+    (pipelines, loss reasons, price lists, currency rates) first, then one job per file, to run
+    in this order: companies, contacts, their links and consents, interactions, products,
+    prices, leads, deals, orders (see FULL_FILES). The exported ids become external ids
+    "kliento:<id>" (orders: their number), so relations are kept and a second run updates
+    instead of duplicating. Users are matched by username and must exist."""
+    import json
     import zipfile
 
     from kliento.core.models import CustomField
@@ -339,29 +426,29 @@ def full_import_create(*, user: User, stream: BinaryIO, file_name: str = "") -> 
             fields={"file": _("This ZIP is not a Kliento full export (no manifest.json).")}
         )
     if "custom_fields.csv" in names:
-        with archive.open("custom_fields.csv") as raw:
-            for row in csv.DictReader(io.TextIOWrapper(raw, encoding="utf-8")):
-                if not CustomField.objects.filter(entity=row["entity"], key=row["key"]).exists():
-                    import json
-
-                    custom_field_create(
-                        actor=user,
-                        entity=row["entity"],
-                        key=row["key"],
-                        label=row["label"],
-                        type=row["type"],
-                        choices=json.loads(row["choices"] or "[]"),
-                        required=False,
-                        position=int(row["position"] or 0),
-                    )
+        for row in _csv_rows(archive, "custom_fields.csv"):
+            if not CustomField.objects.filter(entity=row["entity"], key=row["key"]).exists():
+                custom_field_create(
+                    actor=user,
+                    entity=row["entity"],
+                    key=row["key"],
+                    label=row["label"],
+                    type=row["type"],
+                    choices=json.loads(row["choices"] or "[]"),
+                    required=False,
+                    position=int(row["position"] or 0),
+                )
+    _sales_reference_create(user=user, archive=archive, names=names)
     jobs = []
     options = {**options_clean({"date_format": "ymd"}), "ext_prefix": EXT_PREFIX}
-    for name, entity, renames in FULL_FILES:
+    for name, entity, renames, only in FULL_FILES:
         if name not in names:
             continue
         with archive.open(name) as member:
             stored = file_store(name=name, stream=member)
         fields = {k for k, _label in field_choices(entity)}
+        if only is not None:
+            fields &= only
         job = ImportJob.objects.create(
             entity=entity, user=user, file=stored, file_name=f"{file_name or 'export.zip'}/{name}",
             sha256=stored.sha256, options=options, status=JobStatus.QUEUED,

@@ -10,6 +10,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 from django.views.decorators.http import require_http_methods, require_POST
@@ -24,7 +25,8 @@ from kliento.dataio.transfer.models import DuplicateAction, JobStatus
 from kliento.dataio.transfer.readers import check_size, human_size, max_upload_bytes
 from kliento.dataio.transfer.storage import file_iter
 
-# The contact and company lists label their buttons with these (this catalogue translates them).
+# The contact, company and sales lists label their buttons with these (this catalogue translates
+# them).
 LIST_BUTTONS = (gettext_noop("Import"), gettext_noop("Export"))
 
 DATE_FORMATS = [
@@ -43,7 +45,10 @@ def _home_context(user, **extra) -> dict:
     return _context(
         imports=imports,
         any_active=any(j.is_active for j in imports),
-        exports=selectors.export_job_list(user=user),
+        exports=[
+            (job, exports.export_title(job.entity)) for job in selectors.export_job_list(user=user)
+        ],
+        list_exports=[(e, exports.export_title(e, heading=True)) for e in exports.LIST_ENTITIES],
         entities=services.importable_entities(user),
         mappings=selectors.saved_mappings(),
         may_import=scope_for(user).may_write,
@@ -230,18 +235,20 @@ def export_start(request: HttpRequest, entity: str) -> HttpResponse:
         from django.http import Http404
 
         raise Http404
-    query = urlencode(
-        [
-            (k, v)
-            for k, v in request.GET.items()
-            if k not in {"columns", "format", "go", "cursor"} and v.strip()
-        ]
-    )
+    spec = exports.list_spec(entity)
+    query_items = [
+        (k, v)
+        for k, v in request.GET.items()
+        if k not in {"columns", "format", "go", "cursor"} and v.strip()
+    ]
+    query = urlencode(query_items)
     available = exports.list_columns(entity)
     if request.GET.get("go"):
         columns = request.GET.getlist("columns")
         fmt = request.GET.get("format", "csv")
         try:
+            if fmt not in {"csv", "xlsx"}:
+                raise ValidationFailedError(fields={"format": _("Use csv or xlsx.")})
             count = exports.count_upto(
                 user=request.user, entity=entity, query=query, limit=exports.SYNC_LIMIT
             )
@@ -256,7 +263,7 @@ def export_start(request: HttpRequest, entity: str) -> HttpResponse:
         except ValidationFailedError as exc:
             messages.error(request, "; ".join(exc.fields.values()) or exc.message)
             return redirect(f"{request.path}?{query}")
-        stamp = f"{entity}-{__import__('datetime').date.today():%Y%m%d}"
+        stamp = f"{entity}-{timezone.localdate():%Y%m%d}"
         if fmt == "xlsx":
             response = StreamingHttpResponse(
                 exports.xlsx_chunks(header, rows), content_type=exports.XLSX_TYPE
@@ -268,20 +275,16 @@ def export_start(request: HttpRequest, entity: str) -> HttpResponse:
             )
             response["Content-Disposition"] = f'attachment; filename="{stamp}.csv"'
         return response
-    hidden = exports.DEFAULT_HIDDEN
     return render(
         request,
         "transfer/export_start.html",
         _context(
             entity=entity,
+            spec=spec,
             query=query,
-            query_items=[
-                (k, v)
-                for k, v in request.GET.items()
-                if k not in {"columns", "format", "go", "cursor"} and v.strip()
-            ],
-            columns=[(key, label, key not in hidden) for key, label, _get in available],
-            list_url=("contact_list" if entity == "contacts" else "company_list"),
+            query_items=query_items,
+            columns=[(key, label, key not in spec.hidden) for key, label, _get in available],
+            list_url=spec.list_url,
         ),
     )
 
@@ -292,7 +295,11 @@ def export_detail(request: HttpRequest, pk: int) -> HttpResponse:
     job = selectors.export_job_get_for_user(user=request.user, pk=pk)
     if request.htmx:
         return render(request, "transfer/partials/_export_progress.html", _context(job=job))
-    return render(request, "transfer/export_detail.html", _context(job=job))
+    return render(
+        request,
+        "transfer/export_detail.html",
+        _context(job=job, heading=exports.export_title(job.entity, heading=True)),
+    )
 
 
 @login_required
