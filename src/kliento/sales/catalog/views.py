@@ -12,10 +12,11 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 from django.views.decorators.http import require_http_methods, require_POST
 
 from kliento.core.errors import BadCursorError, StaleVersionError, ValidationFailedError
-from kliento.core.models import Role
+from kliento.core.models import OrgSettings, Role
 from kliento.core.permissions import is_admin
 from kliento.core.settings_forms import translate_errors
 from kliento.core.views import ui_errors
@@ -115,7 +116,12 @@ def _product_form(request: HttpRequest, product: Product | None) -> HttpResponse
         values = {k: getattr(product, k) for k in PRODUCT_FIELDS}
         values["active"] = product.active
     else:
-        values = {"unit": "pcs", "cost": "0", "tax_rate": "0", "active": True}
+        values = {
+            "unit": pgettext("unit of measure", "pcs"),
+            "cost": "0",
+            "tax_rate": OrgSettings.get().default_tax_rate,
+            "active": True,
+        }
     context = {
         "section": "products",
         "product": product,

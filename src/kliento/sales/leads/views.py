@@ -39,6 +39,7 @@ from kliento.sales.leads.models import (
     ScoringRule,
     WebForm,
 )
+from kliento.sales.leads.templatetags.leads_ui import lead_field_label
 
 PAGE_SIZE = 50
 FILTER_KEYS = ("q", "status", "owner_id", "source", "campaign", "web_form_id")
@@ -79,7 +80,8 @@ def _list_context(request: HttpRequest) -> dict[str, Any]:
     filters = {
         k: request.GET.get(k, "").strip() for k in FILTER_KEYS if request.GET.get(k, "").strip()
     }
-    sort = request.GET.get("sort") or "-created"
+    # Newest first: the inquiries that came in today are the ones to work on.
+    sort = request.GET.get("sort") or "created"
     cursor = request.GET.get("cursor") or None
     errors: dict[str, str] = {}
     notice = ""
@@ -632,7 +634,6 @@ def _scoring_page(request, *, editing=None, values=None, errors=None, status=200
             if editing
             else {"kind": "field_filled", "points": 10, "active": True, "position": 0}
         )
-    labels = forms.field_labels()
     return _settings(
         request,
         "leads/settings/scoring_rules.html",
@@ -643,7 +644,7 @@ def _scoring_page(request, *, editing=None, values=None, errors=None, status=200
             "values": values,
             "errors": errors or {},
             "kinds": ScoringRule.Kind.choices,
-            "fields": [(f, labels.get(f, f)) for f in services.SCORE_FIELDS],
+            "fields": [(f, lead_field_label(f)) for f in services.SCORE_FIELDS],
             "sources": LeadSource.choices,
             "interaction_kinds": InteractionKind.choices,
         },

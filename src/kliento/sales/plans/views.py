@@ -29,7 +29,7 @@ from kliento.sales.catalog.money import company_currency
 from kliento.sales.plans import selectors, services
 from kliento.sales.plans.models import CascadeMethod, Metric, PeriodKind, SalesTarget
 
-CHART_WIDTH = 640
+CHART_WIDTH = 820
 CHART_LABEL = 170
 CHART_ROW = 38
 
@@ -76,7 +76,8 @@ def _chart(node: selectors.PlanNode | None) -> dict[str, Any] | None:
     peak = max(
         [c.actual for c in node.children] + [c.amount or Decimal("0") for c in node.children]
     )
-    scale = (CHART_WIDTH - CHART_LABEL - 90) / float(peak) if peak else 0
+    # Room right of the longest bar for "1 234 567 / 12 345 678".
+    scale = (CHART_WIDTH - CHART_LABEL - 210) / float(peak) if peak else 0
     bars = []
     for i, child in enumerate(node.children):
         name = child.name if len(child.name) <= 22 else child.name[:21] + "…"

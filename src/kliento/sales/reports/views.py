@@ -412,7 +412,7 @@ def report_cycle(request: HttpRequest) -> HttpResponse:
             )
         ],
         width=560,
-        label_width=130,
+        label_width=190,
     )
     days_chart = charts.bar_chart(
         title=_("Average days per stage"),
@@ -422,7 +422,7 @@ def report_cycle(request: HttpRequest) -> HttpResponse:
         digits=1,
         suffix=" " + _("d"),
         width=560,
-        label_width=130,
+        label_width=190,
     )
     context = {
         "f": f,
@@ -722,7 +722,8 @@ def report_pnl(request: HttpRequest) -> HttpResponse:
                 [r["link"] for r in shown],
             ),
         ],
-        digits=2,
+        # Whole units: the bar is the picture, the table below has the kopecks.
+        digits=0,
         label_width=230,
     )
     sorts = []

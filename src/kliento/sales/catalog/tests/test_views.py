@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from kliento.core.models import OrgSettings
 from kliento.sales.catalog.models import CurrencyRate, DiscountLimit, Product
 
 pytestmark = pytest.mark.django_db
@@ -96,3 +97,34 @@ def test_discount_limits_page(login, org):
     assert dict(DiscountLimit.objects.values_list("role", "max_percent")) == {"rep": 10, "head": 25}
     response = client.post("/catalog/settings/discount-limits/", {"limit_rep": "120"})
     assert response.status_code == 422
+
+
+def test_new_price_list_form_opens_with_the_company_currency(login, org):
+    response = login(org.head).get("/catalog/price-lists/new/")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert 'name="currency" value="RUB"' in html
+    assert 'name="valid_from" value=""' in html
+
+
+def test_new_product_form_starts_from_the_company_tax_rate_in_the_users_language(login, org):
+    settings_row = OrgSettings.get()
+    settings_row.default_tax_rate = 20
+    settings_row.save()
+    org.head.language = "ru"
+    org.head.save(update_fields=["language"])
+    html = login(org.head).get("/catalog/products/new/").content.decode()
+    assert 'name="unit" value="шт"' in html
+    assert 'placeholder="шт, ч, кг"' in html
+    assert 'name="tax_rate" value="20' in html
+
+
+def test_currency_rate_history_shows_the_rate_without_trailing_zeros(login, org):
+    client = login(org.admin)
+    client.post(
+        "/catalog/settings/currency-rates/",
+        {"currency": "USD", "rate": "91.2", "valid_from": "2026-01-01"},
+    )
+    html = client.get("/catalog/settings/currency-rates/").content.decode()
+    assert ">91.2</td>" in html and "91.200000" not in html
+    assert "1 Jan 2026" in html

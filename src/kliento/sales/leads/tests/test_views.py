@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from django.test import Client
 
@@ -39,6 +41,21 @@ def test_list_query_count_is_pinned(org, login, lead_factory, django_assert_num_
     with django_assert_num_queries(11):
         response = client.get("/leads/?sort=score")
     assert response.status_code == 200
+
+
+def test_list_shows_the_newest_leads_first(org, login, lead_factory):
+    old = lead_factory(owner=org.rep, first_name="Oldest")
+    lead_factory(owner=org.rep, first_name="Newest")
+    Lead.objects.filter(pk=old.pk).update(created_at=old.created_at - dt.timedelta(days=400))
+    html = login(org.rep).get("/leads/").content.decode()
+    assert html.index("Newest") < html.index("Oldest")
+
+
+def test_a_bad_sort_shows_the_error_not_an_empty_crm(org, login, lead_factory):
+    lead_factory(owner=org.rep)
+    html = login(org.rep).get("/leads/?sort=bogus").content.decode()
+    assert "Unknown sort" in html
+    assert "No leads yet" not in html and "Reset filters" in html
 
 
 def test_list_filters_by_status_and_text(org, login, lead_factory):
@@ -110,6 +127,19 @@ def test_analyst_sees_but_cannot_edit(org, login, lead_factory):
     html = client.get(f"/leads/{lead.pk}/").content.decode()
     assert "Convert to contact and deal" not in html
     assert client.get(f"/leads/{lead.pk}/edit/").status_code == 403
+
+
+def test_convert_error_names_the_field(org, login, lead_factory, pipeline):
+    lead = lead_factory(owner=org.rep, company_name="Romashka")
+    response = login(org.rep).post(
+        f"/leads/{lead.pk}/convert/",
+        {"create_deal": "1", "deal_name": "D", "pipeline": pipeline.pk, "amount": "abc"},
+    )
+    assert response.status_code == 422
+    html = response.content.decode()
+    assert "<div>Amount: " in html
+    lead.refresh_from_db()
+    assert lead.status != "converted"
 
 
 def test_convert_from_the_detail_page(org, login, lead_factory, pipeline):
@@ -261,3 +291,38 @@ def test_manual_lead_of_a_known_contact_goes_to_the_contact(org, login, contact_
     )
     assert response.status_code == 302 and response["Location"] == f"/contacts/{contact.pk}/"
     assert Lead.objects.count() == 0
+
+
+def test_settings_lists_show_words_not_field_names(org, login, web_form_factory, scoring_factory):
+    web_form_factory(name="Footer", fields=["first_name", "job_title", "email"])
+    scoring_factory(name="Has title", kind="field_filled", field="job_title", points=5)
+    scoring_factory(name="From the site", kind="source", value="web_form", points=10)
+    scoring_factory(name="Three touches", kind="interactions", value="3", points=15)
+    scoring_factory(name="Met", kind="interaction_kind", value="meeting", points=20)
+    AssignmentRule.objects.create(name="Imports", kind="fixed", user=org.rep, sources=["import"])
+    client = login(org.admin)
+    forms_html = client.get("/leads/settings/web-forms/").content.decode()
+    assert '<span class="tag">Job title</span>' in forms_html
+    assert '<span class="tag">job_title</span>' not in forms_html
+    scoring_html = client.get("/leads/settings/scoring-rules/").content.decode()
+    for text in (
+        "“Job title” is filled in",
+        "Came from: Web form",
+        "At least 3 interactions",
+        "Had an interaction: meeting",
+    ):
+        assert text in scoring_html
+    assert "web_form</span>" not in scoring_html
+    rules_html = client.get("/leads/settings/assignment-rules/").content.decode()
+    assert "Sources: Import" in rules_html
+
+
+def test_scoring_rules_read_in_russian(org, login, scoring_factory):
+    org.admin.language = "ru"
+    org.admin.save(update_fields=["language"])
+    scoring_factory(name="Страна", kind="field_equals", field="country", value="RU", points=5)
+    scoring_factory(name="Касания", kind="interactions", value="21", points=5)
+    html = login(org.admin).get("/leads/settings/scoring-rules/").content.decode()
+    assert "Поле «Страна» равно RU" in html
+    assert "Не менее 21 взаимодействия" in html
+    assert "Действует" in html

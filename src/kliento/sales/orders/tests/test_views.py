@@ -168,6 +168,31 @@ def test_form_shows_line_errors_inline(org, login, contact, products, price_list
     assert Order.objects.count() == 0
 
 
+def test_form_quantity_left_empty_looks_empty_and_is_named_in_the_error(
+    org, login, contact, products, price_list
+):
+    client = login(org.rep)
+    assert 'placeholder="1"' not in client.get("/orders/new/").content.decode()
+    response = client.post(
+        "/orders/new/",
+        {
+            "contact": contact.pk,
+            "price_list": price_list.pk,
+            "line_product": [products[0].pk],
+            "line_quantity": [""],
+            "line_price": [""],
+            "line_discount_kind": ["percent"],
+            "line_discount_value": [""],
+        },
+    )
+
+    html = response.content.decode()
+    assert response.status_code == 422
+    assert 'name="line_quantity" value="" aria-label="Quantity"' in html
+    assert "Enter a quantity." in html
+    assert Order.objects.count() == 0
+
+
 def test_form_by_analyst_is_403(org, login):
     assert login(org.analyst).get("/orders/new/").status_code == 403
 

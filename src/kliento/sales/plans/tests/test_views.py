@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from decimal import Decimal
 
 from kliento.sales.plans.models import SalesTarget
@@ -191,3 +192,16 @@ def test_bad_period_falls_back_to_this_month(org, login):
     response = login(org.head).get("/plans/?period_kind=decade&period=yesterday")
 
     assert response.status_code == 200
+
+
+def test_chart_leaves_room_for_the_longest_value_label(org, login, target, won):
+    won(org.rep, "12345678", dt.date(2026, 5, 3))
+    target("98765432.00", team=org.teams["sales"])
+
+    html = login(org.head).get(PLAN).content.decode()
+
+    width = int(re.search(r'<svg viewBox="0 0 (\d+) ', html).group(1))
+    bars = [float(w) for w in re.findall(r'class="t-bar" x="\d+" y="\d+" width="([\d.]+)"', html)]
+    bar_x = int(re.search(r'class="t-bar" x="(\d+)"', html).group(1))
+    label = "12,345,678 / 98,765,432"  # about 7px a character at 12px
+    assert max(bars) + bar_x + 6 + 7 * len(label) <= width

@@ -9,6 +9,7 @@ from decimal import Decimal
 import pytest
 from django.core import mail
 from django.test import Client
+from django.utils import timezone
 from pypdf import PdfReader
 
 from kliento.core.models import OrgSettings
@@ -225,3 +226,31 @@ def test_list_page_query_count_is_bounded(login, org, deal, django_assert_max_nu
     with django_assert_max_num_queries(14):
         response = client.get("/quotes/")
     assert response.content.count(b"Q-20") >= 5
+
+
+def test_approval_box_names_the_approver_and_the_day(login, org, priced_quote):
+    services.quote_update(
+        user=org.rep, quote=priced_quote, data={"discount_kind": "percent", "discount_value": "20"}
+    )
+    priced_quote.refresh_from_db()
+    services.quote_approve(user=org.head, quote=priced_quote, note="ok")
+    priced_quote.refresh_from_db()
+    html = login(org.rep).get(f"/quotes/{priced_quote.pk}/").content.decode()
+    day = priced_quote.approved_at.astimezone(timezone.get_current_timezone())
+    assert f"Approved by {org.head.display_name}, {day:%-d %b %Y, %H:%M}." in html
+
+
+def test_approved_quote_without_an_approver_has_no_empty_sentence(login, org, priced_quote):
+    Quote.objects.filter(pk=priced_quote.pk).update(status="approved")
+    html = login(org.rep).get(f"/quotes/{priced_quote.pk}/").content.decode()
+    assert "Approved by ," not in html
+    assert "Within the limit: no approval needed." in html
+
+
+def test_public_page_heads_the_offer_facts_apart_from_the_terms(
+    org, priced_quote, django_capture_on_commit_callbacks
+):
+    quote = _sent(org, priced_quote, django_capture_on_commit_callbacks)
+    Quote.objects.filter(pk=quote.pk).update(language="ru", terms="Предоплата 100%")
+    html = Client().get(f"/quotes/p/{quote.token}/", HTTP_ACCEPT_LANGUAGE="ru").content.decode()
+    assert "Параметры предложения" in html and html.count(">Условия<") == 1

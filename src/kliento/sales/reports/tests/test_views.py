@@ -72,7 +72,10 @@ def test_bad_filter_in_the_ui_shows_the_error_by_the_field(sales, login):
     response = login(sales.org.admin).get("/reports/forecast/", {"month_from": "soon"})
 
     assert response.status_code == 200
-    assert "Enter a month as YYYY-MM." in response.content.decode()
+    assert (
+        '<span class="err-field">From month</span>: Enter a month as YYYY-MM.'
+        in response.content.decode()
+    )
 
 
 def test_forecast_drilldown_lists_the_deals_behind_the_number(sales, login):
@@ -224,3 +227,18 @@ def test_anonymous_users_are_sent_to_log_in(client):
     response = client.get("/reports/forecast/")
 
     assert response.status_code == 302
+
+
+def test_pnl_chart_labels_bars_in_whole_units(sales, login):
+    body = login(sales.org.admin).get("/reports/pnl/", MARCH).content.decode()
+
+    labels = re.findall(r'<text class="value"[^>]*>([^<]+)</text>', body)
+    assert labels and all("." not in label for label in labels)
+    assert "14,900.00" in body  # the table keeps the kopecks
+
+
+def test_cycle_report_without_pipelines_says_so(org, login):
+    body = login(org.admin).get("/reports/sales-cycle/").content.decode()
+
+    assert "Stages of" not in body
+    assert "No pipelines yet: create one in Settings" in body

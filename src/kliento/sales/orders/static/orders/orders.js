@@ -51,8 +51,12 @@
     var select = event.target.closest("select[name=line_product]");
     if (!select) { return; }
     var option = select.options[select.selectedIndex];
-    var price = select.closest("tr").querySelector("input[name=line_price]");
+    var row = select.closest("tr");
+    var price = row.querySelector("input[name=line_price]");
     if (price) { price.placeholder = (option && option.getAttribute("data-price")) || ""; }
+    // A product just picked counts one unit until the user says otherwise.
+    var qty = row.querySelector("input[name=line_quantity]");
+    if (qty && select.value && !qty.value) { qty.value = "1"; refresh(); }
   });
 
   // Each line's amount comes back with the totals; copy it into the row.
