@@ -211,24 +211,26 @@ def _render(quote: Quote) -> bytes:
     pdf.set_text_color(*INK)
     for text in customer or ["—"]:
         pdf.set_x(pdf.l_margin)
-        pdf.multi_cell(col - 4, 5, text, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        pdf.multi_cell(col - 4, 5, text, align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     left_end = pdf.get_y()
     right = pdf.l_margin + col
-    _label(pdf, _("Conditions"), right, start, col)
+    _label(pdf, _("Offer details"), right, start, col)
     owner = quote.owner
     facts = [
         (_("Valid until"), format_day(quote.valid_until, lang) or "—"),
         (_("Currency"), cur),
-        (_("Prepared by"), owner.display_name + (f", {owner.email}" if owner.email else "")),
+        (_("Prepared by"), owner.display_name),
     ]
+    if owner.email:
+        facts.append((_("Email"), owner.email))
     for name, value in facts:
         pdf.set_x(right)
         pdf.set_font("Roboto", size=9)
         pdf.set_text_color(*MUTED)
-        pdf.cell(36, 5, name)
+        pdf.cell(32, 5, name)
         pdf.set_font("Roboto", size=10)
         pdf.set_text_color(*INK)
-        pdf.multi_cell(col - 36, 5, value, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        pdf.multi_cell(col - 32, 5, value, align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.set_y(max(left_end, pdf.get_y()) + 6)
 
     # --- the lines ---
