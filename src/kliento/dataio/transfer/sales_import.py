@@ -5,8 +5,10 @@ services instead, one record at a time, each in its own savepoint: a product, le
 validated, audited, scored, assigned and put on the customer's timeline exactly as when it is
 entered by hand, and a row the service refuses becomes a row error naming its column while the
 rest of the batch goes on. Re-running a file changes nothing: every record is matched first
-(SKU; external id, email or phone; external id or name + customer; order number) and a service
-is called only for the values that differ.
+(SKU; external id, email or phone; external id or name + customer; order number, as an
+external id or else as a Kliento order number) and a service is called only for the values
+that differ. A file sets what a person may set by hand; reading back a full export
+(`ext_prefix`) also restores closed leads and lines of products no longer sold.
 
 Orders have no service that takes historical values (status, unit cost, replacing the lines),
 so the import writes them itself with the orders app's own arithmetic (`compute_totals`),
@@ -70,8 +72,21 @@ from kliento.sales.deals.services import (
     deal_update,
     deal_win,
 )
-from kliento.sales.leads.models import OPEN_STATUSES, Lead, LeadSource, LeadStatus
-from kliento.sales.leads.services import _inquiry_body, find_duplicate, lead_create, lead_update
+from kliento.sales.leads.models import (
+    OPEN_STATUSES,
+    DisqualifyReason,
+    Lead,
+    LeadSource,
+    LeadStatus,
+)
+from kliento.sales.leads.scoring import lead_score_refresh
+from kliento.sales.leads.services import (
+    _inquiry_body,
+    _lead_clean,
+    find_duplicate,
+    lead_create,
+    lead_update,
+)
 from kliento.sales.orders.models import Order, OrderLine, OrderStatus
 from kliento.sales.orders.services import (
     MAX_PRICE,
@@ -103,6 +118,10 @@ class _SalesHandler(Handler):
     def __init__(self, job, finder):
         super().__init__(job, finder)
         self.seen: dict[str, int] = {}
+        # Reading back a full export (services.full_import_create): the records are restored
+        # as they were, including states a file may not otherwise set (closed leads, lines of
+        # products no longer sold).
+        self.restore = bool((job.options or {}).get("ext_prefix"))
 
     def number(self, row: Row, field: str) -> Decimal | None:
         text = row.raw.get(field, "").strip()
@@ -113,6 +132,24 @@ class _SalesHandler(Handler):
         except ValueProblem as exc:
             row.errors[field] = str(exc)
             return None
+
+    def moment(self, row: Row, field: str) -> dt.datetime | None:
+        """A date-time from the row (a date alone: noon, as manual entry), aware."""
+        text = row.raw.get(field, "").strip()
+        if not text:
+            return None
+        try:
+            moment = parse_datetime_value(text, self.cleaner.date_format)
+        except ValueProblem as exc:
+            row.errors[field] = str(exc)
+            return None
+        if not isinstance(moment, dt.datetime):
+            moment = dt.datetime.combine(moment, dt.time(12, 0))
+        if timezone.is_naive(moment):
+            moment = timezone.make_aware(moment)
+        if not 1900 <= moment.year <= 2200:
+            row.errors[field] = _("The date is out of range.")
+        return moment
 
     def pick(self, row: Row, field: str, table: dict[str, str], allowed) -> str:
         text = row.raw.get(field, "").strip()
@@ -387,6 +424,9 @@ LEAD_TEXT = (
     "message", "campaign", "utm_source", "utm_medium", "utm_campaign", "utm_term",
     "utm_content", "referrer",
 )  # fmt: skip
+# What only a full export restores: a lead closed in Kliento (converted or disqualified) as it
+# was, with its reason. Not passed to the lead services, which set them by the lead's actions.
+LEAD_CLOSING = ("disqualify_reason", "disqualify_note", "converted_at")
 
 
 class LeadHandler(_SalesHandler):
@@ -394,7 +434,13 @@ class LeadHandler(_SalesHandler):
 
     A row is matched by its external id, else by email or phone to an open lead (which it
     updates), else to a known contact (the inquiry is attached to the contact's timeline and
-    the row is flagged); otherwise `lead_create` makes the lead.
+    the row is flagged); otherwise `lead_create` makes the lead, dated from the file's
+    created_at when given.
+
+    A file sets the open statuses only: converting or disqualifying a lead are actions in
+    Kliento. Restoring a full export is the exception: a closed lead is written as it was
+    (status, disqualification reason and note, conversion date), matched by external id only,
+    since its email may well be the contact it was converted into.
     """
 
     renames = {"owner_id": "owner"}
@@ -404,6 +450,7 @@ class LeadHandler(_SalesHandler):
         self.sources = _lookup(LeadSource)
         self.channels = _lookup(Channel)
         self.statuses = _lookup(LeadStatus)
+        self.reasons = _lookup(DisqualifyReason)
 
     def clean(self, row: Row) -> None:
         values: dict[str, Any] = {}
@@ -444,13 +491,28 @@ class LeadHandler(_SalesHandler):
             if value:
                 values[field] = value
         status = self.pick(row, "status", self.statuses, LeadStatus.values)
-        if status and status not in OPEN_STATUSES:
+        if status and status not in OPEN_STATUSES and not self.restore:
             row.errors["status"] = _(
                 "An import sets new, working or qualified; convert or disqualify the lead in "
                 "Kliento."
             )
         elif status:
             values["status"] = status
+        for field in ("created_at", "converted_at"):
+            moment = self.moment(row, field)
+            if moment is not None:
+                values[field] = moment
+        reason = self.pick(row, "disqualify_reason", self.reasons, DisqualifyReason.values)
+        if reason:
+            values["disqualify_reason"] = reason
+        note = row.raw.get("disqualify_note", "").strip()
+        if note:
+            values["disqualify_note"] = note
+        closing = [f for f in LEAD_CLOSING if f in values]
+        if closing and not self.restore:
+            row.errors[closing[0]] = _(
+                "Set when a lead is converted or disqualified in Kliento, not by an import."
+            )
         if row.raw.get("owner", "").strip():
             owner_id = self.cleaner.owner(row.raw["owner"], row.errors)
             if owner_id:
@@ -479,6 +541,13 @@ class LeadHandler(_SalesHandler):
         for row in rows:
             ref = refs.get(row.ext) if row.ext else None
             lead = known.get(ref.object_id) if ref else None
+            closed = row.values.get("status", LeadStatus.NEW) not in OPEN_STATUSES
+            if lead is None and closed:  # a full export restored
+                restored = self.attempt(row, lambda row=row: self.restore_closed(row))
+                if restored is not None:
+                    outcome.created += 1
+                    pairs.append((row, restored.pk))
+                continue
             by_key = False
             if lead is None:
                 lead = self.open_lead(row.values)
@@ -512,9 +581,7 @@ class LeadHandler(_SalesHandler):
                     continue
                 self.attach(row, contact, inquiries, outcome)
                 continue
-            data = {**row.values}
-            data.setdefault("source", LeadSource.IMPORT)
-            intake = self.attempt(row, lambda data=data: lead_create(user=self.user, data=data))
+            intake = self.attempt(row, lambda row=row: self.create(row))
             if intake is None:
                 continue
             if intake.created:
@@ -540,19 +607,103 @@ class LeadHandler(_SalesHandler):
             .first()
         )
 
+    def create(self, row: Row):
+        data = {k: v for k, v in row.values.items() if k not in {"created_at", *LEAD_CLOSING}}
+        data.setdefault("source", LeadSource.IMPORT)
+        intake = lead_create(user=self.user, data=data)
+        created_at = row.values.get("created_at")
+        if intake.created and created_at is not None:
+            # When the lead came in, as the file says: its age, response times and reports
+            # count from then, not from the day of the import.
+            Lead.objects.filter(pk=intake.lead.pk).update(created_at=created_at)
+            intake.lead.created_at = created_at
+        return intake
+
+    def restore_closed(self, row: Row) -> Lead:
+        """A converted or disqualified lead of a full export, written as it was: validated as
+        the lead services validate a lead, audited and scored, but not assigned, linked to a
+        contact or announced (it is history, not a new inquiry)."""
+        data = {
+            k: v for k, v in row.values.items() if k not in {"status", "created_at", *LEAD_CLOSING}
+        }
+        data.setdefault("source", LeadSource.IMPORT)
+        values = _lead_clean(self.user, data, None)
+        values.setdefault("owner_id", self.user.pk)
+        now = timezone.now()
+        lead = Lead.objects.create(
+            **values,
+            **self.closing(row.values),
+            created_at=row.values.get("created_at") or now,
+            updated_at=now,
+        )
+        audit_record(
+            user=self.user,
+            action=AuditLog.Action.CREATE,
+            entity="lead",
+            obj=lead,
+            changes=audit_diff({}, {**values, **self.closing(row.values)}),
+        )
+        lead_score_refresh(lead=lead)
+        return lead
+
+    @staticmethod
+    def closing(values: dict[str, Any]) -> dict[str, Any]:
+        status = values["status"]
+        disqualified = status == LeadStatus.DISQUALIFIED
+        return {
+            "status": status,
+            "disqualify_reason": values.get("disqualify_reason", "") if disqualified else "",
+            "disqualify_note": values.get("disqualify_note", ""),
+            "converted_at": values.get("converted_at") if status == LeadStatus.CONVERTED else None,
+        }
+
     def update(self, row: Row, lead: Lead) -> str:
         data: dict[str, Any] = {}
+        restore_closed = False
         for key, value in row.values.items():
-            if key == "tags":
+            if key in {"created_at", *LEAD_CLOSING}:
+                continue  # set when the lead is created, or closed below
+            if key == "status" and value not in OPEN_STATUSES:
+                restore_closed = value != lead.status
+            elif key == "tags":
                 merged = tags_from_db(lead.tags) + [t for t in value if t]
                 if tags_to_db(merged) != lead.tags:
                     data["tags"] = merged
             elif getattr(lead, key) != value:
                 data[key] = value
-        if not data:
+        if not (data or restore_closed):
             return "skipped"
-        lead_update(user=self.user, lead=lead, data=data)
+        if data:
+            lead = lead_update(user=self.user, lead=lead, data=data)
+        if restore_closed:
+            self.close_restored(lead, row.values)
         return "updated"
+
+    def close_restored(self, lead: Lead, values: dict[str, Any]) -> None:
+        """An open lead closed as a restored full export says it was; a closed one is left to
+        the leads services' rule (a closed lead stays as it is)."""
+        lead = Lead.objects.select_for_update().get(pk=lead.pk)
+        if not lead.is_open:
+            raise ValidationFailedError(
+                fields={
+                    "status": _("This lead is already %(status)s.")
+                    % {"status": lead.get_status_display().lower()}
+                }
+            )
+        closing = self.closing(values)
+        before = {k: getattr(lead, k) for k in closing}
+        for key, value in closing.items():
+            setattr(lead, key, value)
+        lead.version += 1
+        lead.updated_at = timezone.now()
+        lead.save(update_fields=[*closing, "version", "updated_at"])
+        audit_record(
+            user=self.user,
+            action=AuditLog.Action.UPDATE,
+            entity="lead",
+            obj=lead,
+            changes=audit_diff(before, closing),
+        )
 
     @staticmethod
     def inquiry_key(row: Row) -> str:
@@ -883,19 +1034,9 @@ class OrderHandler(_SalesHandler):
         row.ext = row.raw.get("external_id", "").strip()[:100]
         if not row.ext:
             row.errors["external_id"] = _("Required: the order number groups the lines.")
-        if row.raw.get("ordered_at", "").strip():
-            try:
-                moment = parse_datetime_value(row.raw["ordered_at"], self.cleaner.date_format)
-            except ValueProblem as exc:
-                row.errors["ordered_at"] = str(exc)
-            else:
-                if not isinstance(moment, dt.datetime):
-                    moment = dt.datetime.combine(moment, dt.time(12, 0))  # as manual entry
-                if timezone.is_naive(moment):
-                    moment = timezone.make_aware(moment)
-                if not 1900 <= moment.year <= 2200:
-                    row.errors["ordered_at"] = _("The date is out of range.")
-                values["ordered_at"] = moment
+        ordered_at = self.moment(row, "ordered_at")
+        if ordered_at is not None:
+            values["ordered_at"] = ordered_at
         for field, table, choices in (
             ("status", self.statuses, OrderStatus),
             ("channel", self.channels, Channel),
@@ -969,6 +1110,13 @@ class OrderHandler(_SalesHandler):
         for row in rows:
             groups.setdefault(row.ext, []).append(row)
         refs = self.ext_refs("order", groups)
+        known = {key: ref.object_id for key, ref in refs.items()}
+        known.update(self.by_number([key for key in groups if key not in refs]))
+        sold: dict[int, set[int]] = {}
+        for order_id, product_id in OrderLine.objects.filter(
+            order_id__in=set(known.values()), product__isnull=False
+        ).values_list("order_id", "product_id"):
+            sold.setdefault(order_id, set()).add(product_id)
         for key, group in groups.items():
             if key in self.broken:
                 for row in group:
@@ -977,14 +1125,20 @@ class OrderHandler(_SalesHandler):
                     ) % {"row": self.broken[key]}
                 continue
             header = self.header(group, customers)
-            lines = [self.line(row, products) for row in group]
+            on_order = sold.get(known.get(key), set())
+            lines = [self.line(row, products, on_order) for row in group]
             bad = [r for r in group if r.errors]
             if not bad:
                 ref = refs.get(key)
                 state = self.attempt(
                     group[0],
-                    lambda group=group, header=header, lines=lines, ref=ref: self.save(
-                        key=group[0].ext, header=header, lines=lines, ref=ref, first=group[0]
+                    lambda group=group, header=header, lines=lines, ref=ref, key=key: self.save(
+                        key=key,
+                        header=header,
+                        lines=lines,
+                        ref=ref,
+                        order_id=known.get(key),
+                        first=group[0],
                     ),
                 )
                 if state is not None:
@@ -996,6 +1150,19 @@ class OrderHandler(_SalesHandler):
                     row.errors["external_id"] = _(
                         "Not imported: row %(row)s of the same order has a problem."
                     ) % {"row": bad[0].number}
+
+    def by_number(self, keys: list[str]) -> dict[str, int]:
+        """Order number → id of the orders the file names by their Kliento number (an orders
+        list export read back) and no stored external id matches yet. Not when restoring a
+        full export, whose order numbers are external ids of another database, nor an order
+        this job created for another row (its new number may equal a foreign one)."""
+        if self.restore or not keys:
+            return {}
+        return dict(
+            Order.objects.filter(number__in=keys)
+            .exclude(pk__in=self.made)
+            .values_list("number", "id")
+        )
 
     def header(self, group: list[Row], customers) -> dict[str, Any]:
         """The order's own values: each from the first row giving it; another row may repeat
@@ -1026,13 +1193,16 @@ class OrderHandler(_SalesHandler):
         header["contact_id"], header["company_id"] = customers[source.number]
         return header
 
-    def line(self, row: Row, products: dict[str, Product]) -> LineCalc | None:
+    def line(self, row: Row, products: dict[str, Product], on_order: set[int]) -> LineCalc | None:
+        """The row's order line. A product no longer sold may be on it only when the order
+        has it already (a re-run) or when a full export is restored: new sales by file sell
+        active products only."""
         sku = row.raw.get("sku", "").strip()
         product = products.get(sku.upper())
         if product is None:
             row.errors["sku"] = _("No product has the SKU %(sku)s.") % {"sku": repr(sku)}
             return None
-        if not product.active:
+        if not (product.active or self.restore or product.pk in on_order):
             row.errors["sku"] = _(
                 "%(product)s is no longer sold (inactive); choose another product."
             ) % {"product": product.name}
@@ -1050,10 +1220,14 @@ class OrderHandler(_SalesHandler):
             cost=values["cost"] if values["cost"] is not None else product.cost,
         )
 
-    def save(self, *, key: str, header, lines: list[LineCalc], ref, first: Row) -> str:
+    def save(
+        self, *, key: str, header, lines: list[LineCalc], ref, order_id: int | None, first: Row
+    ) -> str:
+        """Create or update the order; `order_id` is the one matched by external id or,
+        without one, by the Kliento order number. The key is stored as its external id."""
         order = None
-        if ref is not None:
-            order = Order.objects.select_for_update().filter(pk=ref.object_id).first()
+        if order_id is not None:
+            order = Order.objects.select_for_update().filter(pk=order_id).first()
         if order is not None and not can_write(self.user, "order", order):
             raise ValidationFailedError(
                 fields={
@@ -1061,7 +1235,7 @@ class OrderHandler(_SalesHandler):
                     % {"number": order.number}
                 }
             )
-        append = order is not None and ref.job_id == self.job.pk
+        append = order is not None and ref is not None and ref.job_id == self.job.pk
         if order is not None:
             if append:
                 kept = [

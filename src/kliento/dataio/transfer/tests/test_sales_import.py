@@ -472,6 +472,36 @@ def test_orders_rerun_changes_nothing_and_a_changed_file_replaces_the_lines(run_
     assert _audits() > audits
 
 
+def test_a_rerun_keeps_a_line_of_a_product_retired_since_but_sells_it_to_no_new_line(
+    run_import, org, sales
+):
+    rows = [
+        ["Order", "Date", "Contact email", "SKU", "Qty", "Price"],
+        ["R-1", "2025-03-01", "anna@example.com", "CRM-STD", "1", "1000"],
+        ["R-1", "", "", "IMPL", "2", "3000"],
+        ["R-2", "2025-03-02", "anna@example.com", "CRM-STD", "1", "1000"],
+    ]
+    run_import(csv_bytes(rows), entity="orders")
+    Product.objects.filter(sku="IMPL").update(active=False)
+    versions = dict(Order.objects.values_list("id", "version"))
+
+    job = run_import(csv_bytes(rows), entity="orders")
+
+    assert (job.created, job.updated, job.skipped, job.failed) == (0, 0, 3, 0), _errors(job)
+    assert dict(Order.objects.values_list("id", "version")) == versions
+    # Another order (R-2, or a new one) may not get the product any more.
+    more = [*rows, ["R-2", "", "", "IMPL", "1", "3000"], ["R-3", "", "anna@example.com", "IMPL",
+                                                         "1", "3000"]]  # fmt: skip
+    job = run_import(csv_bytes(more), entity="orders")
+    refused = "Implementation is no longer sold (inactive); choose another product."
+    assert _errors(job) == {
+        4: {"Order": "Not imported: row 5 of the same order has a problem."},
+        5: {"SKU": refused},
+        6: {"SKU": refused},
+    }
+    assert dict(Order.objects.values_list("id", "version")) == versions
+
+
 def test_orders_dry_run_writes_nothing(run_import, org, sales):
     job = run_import(csv_bytes(ORDERS), entity="orders", options={"dry_run": True})
     assert (job.created, job.failed) == (3, 4)
