@@ -11,4 +11,3 @@ class DedupConfig(AppConfig):
         from kliento.dataio.dedup import panels
 
         panels.register()
-

@@ -11,4 +11,3 @@ class TransferConfig(AppConfig):
         from kliento.dataio.transfer import panels
 
         panels.register()
-
