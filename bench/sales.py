@@ -16,6 +16,8 @@ as the demo head of sales (who sees every rep's deals) and measures:
 - forecast: GET /reports/forecast/ over 36 months (30 back, 5 ahead: every open deal and the
             won ones) with its SQL replayed;
 - cycle:    GET /reports/sales-cycle/ over the whole three years of deals, SQL replayed;
+- pnl:      GET /reports/pnl/?by=product over the same three years (every order line), SQL
+            replayed;
 - pdf:      GET /quotes/<id>/pdf/ of the demo quote with the most lines;
 - capture:  POST /api/v1/forms/<key>/submit (the public web-form endpoint: rate check,
             assignment rules, duplicate check against contacts and leads) from 8 client
@@ -322,7 +324,8 @@ def report() -> None:
         print("| " + " | ".join(cells) + " |")
     print()
     head = ["db", "contacts", "forecast p50 / p95", "forecast SQL", "forecast app/SQL",
-            "cycle p50 / p95", "cycle SQL", "cycle app/SQL", "quote PDF p50 / p95",
+            "cycle p50 / p95", "cycle SQL", "cycle app/SQL",
+            "P&L by product p50 / p95", "P&L SQL", "P&L app/SQL", "quote PDF p50 / p95",
             "capture req/s (8 clients)", "capture p95", "leads created / requests"]  # fmt: skip
     print("| " + " | ".join(head) + " |\n|" + "---|" * len(head))
     for r in runs:
@@ -336,6 +339,7 @@ def report() -> None:
             f"{r['contacts']:,}",
             *_page_cells(r.get("forecast")),
             *_page_cells(r.get("cycle")),
+            *_page_cells(r.get("pnl")),
             pdf_cell,
             f"{cap['requests_per_s']:g}" if cap.get("requests_per_s") else "not measured",
             _ms(cap, "p95_ms"),
@@ -364,10 +368,12 @@ def main() -> None:
     parser.add_argument("--reuse", action="store_true", help="skip the load, reuse the database")
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     parser.add_argument("--load-only", action="store_true", help="only time the demo load")
-    parser.add_argument("--only", help="comma-separated figures: board,forecast,cycle,pdf,capture")
+    parser.add_argument(
+        "--only", help="comma-separated figures: board,forecast,cycle,pnl,pdf,capture"
+    )
     parser.add_argument("--out", help="result file (default bench/results/sales-…json)")
     args = parser.parse_args()
-    only = set((args.only or "board,forecast,cycle,pdf,capture").split(","))
+    only = set((args.only or "board,forecast,cycle,pnl,pdf,capture").split(","))
 
     command = " ".join([".venv/bin/python", "bench/sales.py", *sys.argv[1:]])
     env = fb.prepare_database(args)
@@ -428,6 +434,10 @@ def main() -> None:
             start = add_months(today.replace(day=1), -37)
             path = f"/reports/sales-cycle/?date_from={start.isoformat()}&date_to={today}"
             timed_page(env, browser, "cycle", path, args.report_requests, result)
+        if "pnl" in only:
+            start = add_months(today.replace(day=1), -37)
+            path = f"/reports/pnl/?by=product&date_from={start.isoformat()}&date_to={today}"
+            timed_page(env, browser, "pnl", path, args.report_requests, result)
 
         if "pdf" in only and facts["pdf_quote_id"]:
             path = f"/quotes/{facts['pdf_quote_id']}/pdf/"

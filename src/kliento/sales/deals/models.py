@@ -163,8 +163,33 @@ class Deal(models.Model):
                 name="deal_board_owner_idx",
             ),
             models.Index(fields=["owner", "status", "-updated_at", "id"], name="deal_owner_idx"),
-            models.Index(fields=["status", "expected_close"], name="deal_forecast_idx"),
-            models.Index(fields=["status", "closed_at"], name="deal_closed_idx"),
+            # The reports read only index entries, never table rows (covering indexes):
+            # the forecast's open deals by expected close date…
+            models.Index(
+                fields=[
+                    "status",
+                    "expected_close",
+                    "pipeline",
+                    "owner",
+                    "stage",
+                    "forecast_category",
+                    "amount_company",
+                ],
+                name="deal_forecast_cover_idx",
+            ),
+            # …and the won/lost deals by close date (forecast won, sales cycle).
+            models.Index(
+                fields=[
+                    "status",
+                    "closed_at",
+                    "pipeline",
+                    "owner",
+                    "stage",
+                    "amount_company",
+                    "created_at",
+                ],
+                name="deal_closed_cover_idx",
+            ),
             models.Index(fields=["-updated_at", "-id"], name="deal_updated_idx"),
         ]
 
@@ -228,4 +253,8 @@ class StageChange(models.Model):
             models.Index(fields=["deal", "at"], name="stagechange_deal_idx"),
             models.Index(fields=["pipeline", "at"], name="stagechange_pipeline_idx"),
             models.Index(fields=["user", "at"], name="stagechange_user_idx"),
+            # Time in stage of a deal's moves, read from the index alone (sales cycle).
+            models.Index(
+                fields=["deal", "seconds_in_from", "from_stage"], name="stagechange_cycle_idx"
+            ),
         ]

@@ -100,6 +100,24 @@ class Order(models.Model):
             models.Index(fields=["owner", "-ordered_at", "-id"], name="order_owner_idx"),
             models.Index(fields=["-ordered_at", "-id"], name="order_time_idx"),
             models.Index(fields=["status", "ordered_at"], name="order_status_idx"),
+            # P&L by company or contact, and the orders behind P&L by product, read from the
+            # index alone: every column those reports filter on or add up.
+            models.Index(
+                fields=[
+                    "ordered_at",
+                    "status",
+                    "owner",
+                    "currency",
+                    "total",
+                    "tax_total",
+                    "discount_total",
+                    "revenue_company",
+                    "cost_company",
+                    "company",
+                    "contact",
+                ],
+                name="order_pnl_cover_idx",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -141,4 +159,11 @@ class OrderLine(models.Model):
 
     class Meta:
         ordering = ["position", "id"]
-        indexes = [models.Index(fields=["product", "order"], name="orderline_product_idx")]
+        indexes = [
+            models.Index(fields=["product", "order"], name="orderline_product_idx"),
+            # P&L by product reads an order's lines from the index alone.
+            models.Index(
+                fields=["order", "product", "quantity", "cost", "revenue_company", "discount"],
+                name="orderline_pnl_cover_idx",
+            ),
+        ]
