@@ -9,7 +9,12 @@ pytestmark = pytest.mark.django_db
 
 @pytest.mark.parametrize(
     "path, entity",
-    [("/leads/", "leads"), ("/orders/", "orders"), ("/catalog/products/", "products")],
+    [
+        ("/leads/", "leads"),
+        ("/orders/", "orders"),
+        ("/catalog/products/", "products"),
+        ("/deals/list/", "deals"),
+    ],
 )
 def test_sales_lists_offer_export_and_import(org, login, path, entity):
     html = login(org.admin).get(path).content.decode()
