@@ -268,6 +268,7 @@ class Http:
 
 
 def measure(client: Http, paths: list[str], count: int, warmup: int = 5) -> dict:
+    load_before = os.getloadavg()[0]
     for i in range(warmup):
         client.request("GET", paths[i % len(paths)])
     times, statuses = [], {}
@@ -281,6 +282,8 @@ def measure(client: Http, paths: list[str], count: int, warmup: int = 5) -> dict
             first_error = {"path": paths[i % len(paths)], "status": status,
                            "body": body[:300].decode(errors="replace")}  # fmt: skip
     result = {**summary(times), "statuses": {str(k): v for k, v in statuses.items()}}
+    # The machine may be shared: the 1-minute load average around this figure, to read it by.
+    result["loadavg_1m"] = [round(load_before, 2), round(os.getloadavg()[0], 2)]
     if first_error:
         result["error"] = first_error
         log(f"  !! {first_error['path']} answered {first_error['status']}")
@@ -582,8 +585,10 @@ def _fmt(result: dict) -> str:
         h, s = result["http"], result.get("sql", {})
         return (f"HTTP p50 {h.get('p50_ms')} ms p95 {h.get('p95_ms')} ms | SQL p50 "
                 f"{s.get('p50_ms')} ms p95 {s.get('p95_ms')} ms | ratio p50 "
-                f"{result.get('ratio_p50')} p95 {result.get('ratio_p95')}")  # fmt: skip
-    return f"p50 {result.get('p50_ms')} ms p95 {result.get('p95_ms')} ms"
+                f"{result.get('ratio_p50')} p95 {result.get('ratio_p95')} | load "
+                f"{h.get('loadavg_1m')}")  # fmt: skip
+    return (f"p50 {result.get('p50_ms')} ms p95 {result.get('p95_ms')} ms | load "
+            f"{result.get('loadavg_1m')}")  # fmt: skip
 
 
 def cleanup(args, env) -> None:

@@ -143,11 +143,16 @@ def phone_digits_variants(query: str, region: str = "RU") -> list[str]:
     if len(digits) < 5:
         return []
     variants = {digits}
+    e164 = ""
     with contextlib.suppress(NormalizationError):
-        variants.add(normalize_phone(query, region).lstrip("+"))
+        e164 = normalize_phone(query, region).lstrip("+")
+        variants.add(e164)
     if len(digits) == 11 and digits.startswith("8"):
         variants.add("7" + digits[1:])
-    return sorted(variants, key=len, reverse=True)
+    # Longest first; among equals the E.164 digits (what the index holds), then by value — the
+    # first variant is the one search scores as typed, so the order must not depend on a
+    # set's (per-process) iteration order.
+    return sorted(variants, key=lambda v: (-len(v), v != e164, v))
 
 
 def search_text(*parts: str, phones: list[str] | None = None) -> str:

@@ -12,6 +12,7 @@ is reported only as "exists, owned by X".
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 from typing import Any
@@ -222,8 +223,14 @@ def _candidates(terms: list[list[str]], owner_filter: str, params: list, limit: 
         return cursor.fetchall()
 
 
-def _score(terms: list[list[str]], text: str) -> float:
-    """1.0 for whole-word matches of every query word; less for prefixes and corrections."""
+def _score(terms: list[list[str]], text: str, similar: dict | None = None) -> float:
+    """1.0 for whole-word matches of every query word; less for prefixes and corrections.
+
+    `similar` memoises the fuzzy ratio of (query word, text word) across the candidates of one
+    search: they share most words (first names, mail domains), and the ratio was most of a
+    two-word search's time.
+    """
+    similar = {} if similar is None else similar
     words = text.split()
     total = 0.0
     for exact, *corrections in terms:
@@ -238,11 +245,33 @@ def _score(terms: list[list[str]], text: str) -> float:
         elif any(c in w for c in corrections for w in words):
             best = 0.65
         else:
-            best = max(
-                (SequenceMatcher(None, exact, w).ratio() * 0.6 for w in words[:20]), default=0.0
-            )
+            best = _best_ratio(similar, exact, words[:20]) * 0.6
         total += best
     return total / max(len(terms), 1)
+
+
+def _best_ratio(similar: dict, exact: str, words: list[str]) -> float:
+    """The highest SequenceMatcher ratio of `exact` against `words` (0.0 for none).
+
+    A word whose letters in common with `exact` (counted with repeats, difflib's quick_ratio)
+    cap its ratio at or below the best so far cannot change the maximum, so its ratio — the
+    expensive part — is not computed.
+    """
+    best = 0.0
+    size = len(exact)
+    letters = None
+    for word in words:
+        key = (exact, word)
+        ratio = similar.get(key)
+        if ratio is None:
+            if letters is None:
+                letters = Counter(exact).items()
+            common = sum(min(n, word.count(ch)) for ch, n in letters)
+            if 2.0 * common / (size + len(word)) <= best:
+                continue
+            ratio = similar[key] = SequenceMatcher(None, exact, word).ratio()
+        best = max(best, ratio)
+    return best
 
 
 def _visible_filter(user: User) -> tuple[str, list]:
@@ -283,9 +312,10 @@ def search(*, user: User, q: str, limit: int = 20) -> list[Hit]:
             # Too many matches to filter after the fact: ask for visible ones only.
             clause, params = _visible_filter(user)
             visible = _candidates(terms, clause, params, limit=CANDIDATES)
+    similar: dict = {}
     ranked = sorted(
         (
-            (_score(terms, text), entity, object_id, owner_id, title)
+            (_score(terms, text, similar), entity, object_id, owner_id, title)
             for entity, object_id, owner_id, title, text in visible
         ),
         key=lambda r: (-r[0], r[1], r[2]),
@@ -295,7 +325,7 @@ def search(*, user: User, q: str, limit: int = 20) -> list[Hit]:
         for s, e, oid, owner, title in ranked
     ]
     _fill_subtitles(hits)
-    hits += _hidden_hits(terms, hidden)
+    hits += _hidden_hits(terms, hidden, similar)
     _fill_owner_names(hits)
     return hits
 
@@ -311,11 +341,11 @@ def _shared_keys(user: User, rows: list) -> set[tuple[str, int]]:
     )
 
 
-def _hidden_hits(terms: list[list[str]], rows: list) -> list[Hit]:
+def _hidden_hits(terms: list[list[str]], rows: list, similar: dict | None = None) -> list[Hit]:
     """Records matching strongly that the user cannot see: only that they exist, and whose."""
     hits = []
     for entity, _object_id, owner_id, _title, text in rows:
-        if _score(terms, text) < 0.8:
+        if _score(terms, text, similar) < 0.8:
             continue
         hits.append(
             Hit(entity=entity, id=None, title="", score=0.0, visible=False, owner_id=owner_id)

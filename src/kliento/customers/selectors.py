@@ -34,6 +34,9 @@ from kliento.customers.models import (
 )
 
 MAX_LIMIT = 200
+# What a user picker or a name on a page needs (`pk`, `display_name`): the rest of the user row
+# (password hash, flags, dates) is left in the database.
+USER_NAME_FIELDS = ("id", "first_name", "last_name", "username")
 
 
 @dataclass
@@ -132,13 +135,15 @@ def share_candidates(*, entity: str, obj) -> list[User]:
         .exclude(pk=obj.owner_id)
         .exclude(pk__in=shared)
         .order_by("first_name", "last_name", "username")
+        .only(*USER_NAME_FIELDS)
     )
 
 
 def contact_companies(*, user: User, contact: Contact) -> list[ContactCompany]:
     """The contact's company links whose company the user may see, primary first."""
     qs = contact.company_links.select_related("company").order_by("-is_primary", "id")
-    q = record_q(user, "company", prefix="company__")
+    # A contact has a few links: the share clause is cheap here, a probe for shares is not.
+    q = record_q(user, "company", prefix="company__", probe_shares=False)
     return list(qs.filter(q) if q is not None else qs)
 
 
@@ -383,7 +388,10 @@ def contact_list(
     sort: str = "name",
     cursor: str | None = None,
     limit: int = 50,
+    known_users: dict[int, User] | None = None,
 ) -> Page:
+    """A page of the contacts the user sees. `known_users` ({id: user}, e.g. the owner picker's
+    users) supplies the rows' owners, saving the owner query when they are all in it."""
     filters = dict(filters or {})
     fields = _sort_fields(CONTACT_SORTS, sort)
     qs, errors = _common_filters("contact", contact_qs(user), filters, CONTACT_FILTERS)
@@ -417,9 +425,20 @@ def contact_list(
             )
     if errors:
         raise ValidationFailedError(_("Invalid filters."), fields=errors)
+    return _page_with_owners(qs, fields, cursor, limit, known_users)
+
+
+def _page_with_owners(qs, fields, cursor, limit, known_users) -> Page:
     # Owners are fetched in a second query: joining them lets SQLite start from the user
     # table and sort every visible row instead of walking the sort index.
-    return keyset_page(qs.prefetch_related("owner"), fields, cursor, limit)
+    if known_users is None:
+        return keyset_page(qs.prefetch_related("owner"), fields, cursor, limit)
+    page = keyset_page(qs, fields, cursor, limit)
+    missing = {row.owner_id for row in page.items} - known_users.keys()
+    owners = {**known_users, **User.objects.in_bulk(missing)} if missing else known_users
+    for row in page.items:
+        row.owner = owners[row.owner_id]
+    return page
 
 
 def company_list(
@@ -429,7 +448,9 @@ def company_list(
     sort: str = "name",
     cursor: str | None = None,
     limit: int = 50,
+    known_users: dict[int, User] | None = None,
 ) -> Page:
+    """A page of the companies the user sees; `known_users` as for contact_list."""
     filters = dict(filters or {})
     fields = _sort_fields(COMPANY_SORTS, sort)
     qs, errors = _common_filters("company", company_qs(user), filters, COMPANY_FILTERS)
@@ -442,9 +463,7 @@ def company_list(
         qs = qs.filter(tax_id=str(filters["tax_id"]).strip())
     if errors:
         raise ValidationFailedError(_("Invalid filters."), fields=errors)
-    # Owners are fetched in a second query: joining them lets SQLite start from the user
-    # table and sort every visible row instead of walking the sort index.
-    return keyset_page(qs.prefetch_related("owner"), fields, cursor, limit)
+    return _page_with_owners(qs, fields, cursor, limit, known_users)
 
 
 # --- timeline -----------------------------------------------------------------------------
@@ -462,10 +481,12 @@ def timeline(
     limit: int = 30,
 ) -> Page:
     """A customer's interactions, newest first. A company's includes its contacts'."""
+    related = ["user", "assignee", "contact", "company"]
     if contact is not None:
         if not can_read(user, "contact", contact):
             raise NotFoundError()
         qs = Interaction.objects.filter(contact_id=contact.pk)
+        related.remove("contact")  # every item's contact is this one: set below, not joined
     elif company is not None:
         if not can_read(user, "company", company):
             raise NotFoundError()
@@ -504,8 +525,11 @@ def timeline(
             errors[key] = _("Unknown filter.")
     if errors:
         raise ValidationFailedError(_("Invalid filters."), fields=errors)
-    qs = qs.select_related("user", "assignee", "contact", "company")
-    return keyset_page(qs, TIMELINE_ORDER, cursor, limit)
+    page = keyset_page(qs.select_related(*related), TIMELINE_ORDER, cursor, limit)
+    if contact is not None:
+        for item in page.items:
+            item.contact = contact
+    return page
 
 
 def who_worked_with(
@@ -532,7 +556,7 @@ def who_worked_with(
         .annotate(last_at=Max("occurred_at"), count=Count("id"))
         .order_by("-last_at")[:50]
     )
-    users = User.objects.in_bulk([r["user_id"] for r in rows])
+    users = User.objects.only(*USER_NAME_FIELDS).in_bulk([r["user_id"] for r in rows])
     return [
         {"user": users[r["user_id"]], "last_at": r["last_at"], "count": r["count"]}
         for r in rows

@@ -45,7 +45,11 @@ def _page(request: HttpRequest, template: str, context: dict[str, Any], partial:
 
 
 def _active_users():
-    return list(User.objects.filter(is_active=True).order_by("first_name", "last_name", "username"))
+    return list(
+        User.objects.filter(is_active=True)
+        .order_by("first_name", "last_name", "username")
+        .only(*selectors.USER_NAME_FIELDS)
+    )
 
 
 # --- home and tasks -----------------------------------------------------------------------
@@ -147,16 +151,25 @@ def _custom_filter_rows(entity: str, filters: dict[str, str]) -> list[dict]:
     ]
 
 
-def _run_list(request: HttpRequest, list_fn, filters, sort, cursor):
+def _run_list(request: HttpRequest, list_fn, filters, sort, cursor, owners):
     errors: dict[str, str] = {}
     notice = ""
+    # The owner picker's users are most rows' owners too: no separate owner query for them.
+    known = {u.pk: u for u in owners}
     try:
         page = list_fn(
-            user=request.user, filters=filters, sort=sort, cursor=cursor, limit=PAGE_SIZE
+            user=request.user,
+            filters=filters,
+            sort=sort,
+            cursor=cursor,
+            limit=PAGE_SIZE,
+            known_users=known,
         )
     except BadCursorError:
         notice = _("That page link has expired; showing the first page.")
-        page = list_fn(user=request.user, filters=filters, sort=sort, limit=PAGE_SIZE)
+        page = list_fn(
+            user=request.user, filters=filters, sort=sort, limit=PAGE_SIZE, known_users=known
+        )
     except ValidationFailedError as exc:
         errors = forms.translate_errors(exc.fields)
         page = selectors.Page(items=[])
@@ -179,7 +192,8 @@ def _sort_links(sort: str, columns: list[tuple[str, str]]) -> list[dict]:
 @login_required
 def contact_list(request: HttpRequest) -> HttpResponse:
     filters, sort, cursor, query = _list_state(request, "contact", CONTACT_FILTER_KEYS)
-    page, errors, notice = _run_list(request, selectors.contact_list, filters, sort, cursor)
+    owners = _active_users()
+    page, errors, notice = _run_list(request, selectors.contact_list, filters, sort, cursor, owners)
     context = {
         "section": "contacts",
         "page": page,
@@ -191,7 +205,7 @@ def contact_list(request: HttpRequest) -> HttpResponse:
             sort, [("name", _("Name")), ("updated", _("Updated")), ("created", _("Created"))]
         ),
         "stages": LifecycleStage.choices,
-        "owners": _active_users(),
+        "owners": owners,
         "custom_filters": _custom_filter_rows("contact", filters),
         "has_filters": bool(filters),
         **saved_views_context(request.user, "contact", query),
@@ -204,7 +218,8 @@ def contact_list(request: HttpRequest) -> HttpResponse:
 @login_required
 def company_list(request: HttpRequest) -> HttpResponse:
     filters, sort, cursor, query = _list_state(request, "company", COMPANY_FILTER_KEYS)
-    page, errors, notice = _run_list(request, selectors.company_list, filters, sort, cursor)
+    owners = _active_users()
+    page, errors, notice = _run_list(request, selectors.company_list, filters, sort, cursor, owners)
     context = {
         "section": "companies",
         "page": page,
@@ -216,7 +231,7 @@ def company_list(request: HttpRequest) -> HttpResponse:
             sort, [("name", _("Name")), ("updated", _("Updated")), ("created", _("Created"))]
         ),
         "sizes": [c for c in CompanySize.choices if c[0]],
-        "owners": _active_users(),
+        "owners": owners,
         "custom_filters": _custom_filter_rows("company", filters),
         "has_filters": bool(filters),
         **saved_views_context(request.user, "company", query),
@@ -301,6 +316,7 @@ def _detail_context(request: HttpRequest, entity: str, obj) -> dict[str, Any]:
         "may_write": scope_for(request.user).may_write,
         "custom_shown": forms.custom_display(fields, obj.custom or {}),
         "worked": worked,
+        "worked_users": [w["user"] for w in worked],
         "history": _history(entity, obj),
         "kinds": InteractionKind.choices,
         "channels": Channel.choices,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 
 from kliento.sales.orders import services as order_services
@@ -60,3 +62,28 @@ def test_company_page_shows_an_empty_orders_panel_with_a_way_to_enter_one(
     orders = html.split('id="customer-orders"', 1)[1].split("</section>", 1)[0]
     assert "No orders yet." in orders
     assert f"/orders/new/?company={company.pk}" in orders
+
+
+@pytest.mark.parametrize(
+    ("my_open", "shown", "more"),
+    [(2, 3, ""), (9, 8, "and 2 more")],  # every deal on the panel / more than it lists
+)
+def test_deals_panel_counts_and_sums_only_visible_deals(
+    org, login, customer, pipeline, deal_factory, my_open, shown, more
+):
+    contact, _company = customer
+    for _ in range(my_open):
+        deal_factory(owner=org.rep, pipeline=pipeline, contact=contact, amount=Decimal("1000"))
+    deal_factory(
+        owner=org.rep, pipeline=pipeline, contact=contact, status="won", amount=Decimal("500")
+    )
+    deal_factory(owner=org.other_rep, pipeline=pipeline, contact=contact, amount=Decimal("7000"))
+
+    html = login(org.rep).get(f"/contacts/{contact.pk}/").content.decode()
+
+    panel = " ".join(html.split('id="customer-deals"', 1)[1].split("</section>", 1)[0].split())
+    total = my_open + 1
+    assert f'<span class="count-pill">{total}</span>' in panel
+    assert f"{my_open} open deals · {my_open},000 · 1 won · 500" in panel
+    assert panel.count("<li>") == shown
+    assert more in panel

@@ -1,7 +1,12 @@
+from difflib import SequenceMatcher
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from kliento.customers import services
-from kliento.customers.search import levenshtein, search
+from kliento.customers.normalize import phone_digits_variants
+from kliento.customers.search import _best_ratio, levenshtein, search
 
 
 @pytest.fixture
@@ -88,3 +93,33 @@ def test_search_follows_updates_and_deletes(org, people):
 )
 def test_levenshtein(a, b, d):
     assert levenshtein(a, b) == d
+
+
+def test_phone_typed_in_national_form_is_scored_as_the_number_itself(org, people):
+    # The E.164 digits come first among equally long variants, whatever a set's order is.
+    assert phone_digits_variants("8 (916) 123-45-67") == ["79161234567", "89161234567"]
+    hits = search(user=org.rep, q="8 (916) 123-45-67")
+    assert (hits[0].id, hits[0].score) == (people["petrov"].pk, 1.0)
+
+
+def test_hidden_record_found_by_national_phone_says_whose(org, people):
+    services.contact_update(
+        user=org.other_rep, contact=people["hidden"], data={"phones": ["+7 903 555-12-34"]}
+    )
+    hits = search(user=org.rep, q="8 (903) 555-12-34")
+    assert [(h.visible, h.id, h.owner_name) for h in hits] == [
+        (False, None, org.other_rep.display_name)
+    ]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    exact=st.text(alphabet="abcdeiknorstv", min_size=3, max_size=12),
+    words=st.lists(st.text(alphabet="abcdeiknorstv@.", min_size=1, max_size=14), max_size=25),
+)
+def test_best_ratio_is_the_plain_maximum_of_difflib_ratios(exact, words):
+    # Skipping words by the quick_ratio bound and memoising must not change a score.
+    memo: dict = {}
+    expected = max((SequenceMatcher(None, exact, w).ratio() * 0.6 for w in words), default=0.0)
+    assert _best_ratio(memo, exact, words) * 0.6 == expected
+    assert _best_ratio(memo, exact, words) * 0.6 == expected  # answered from the memo

@@ -6,6 +6,8 @@ import re
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from kliento.core.models import CustomField, SavedView
@@ -13,6 +15,10 @@ from kliento.customers import services
 from kliento.customers.models import Company, Consent, Contact, Interaction
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
+# Session, user, contact, who worked with (2), custom fields, history, shares (2), timeline,
+# company links, consent, erasure note, and the panels other apps add (deals, orders, leads,
+# duplicates…).
+DETAIL_QUERIES = 21
 
 
 def _contact(user, **data):
@@ -207,6 +213,27 @@ def test_contact_list_query_count_is_flat(
     assert response.content.decode().count('href="/contacts/') >= 50
 
 
+def test_contact_list_owner_filter_marks_the_chosen_owner_and_me(org, login, contact_factory):
+    contact_factory(owner=org.rep)
+
+    page = login(org.head).get(f"/contacts/?owner_id={org.rep.pk}").content.decode()
+
+    assert f'<option value="{org.rep.pk}" selected>{org.rep.display_name}</option>' in page
+    assert f'<option value="{org.head.pk}" >{org.head.display_name} (me)</option>' in page
+
+
+def test_contact_list_names_an_owner_who_is_no_longer_active(org, login, contact_factory):
+    contact_factory(owner=org.rep_peer, first_name="Kept", last_name="Client")
+    org.rep_peer.is_active = False
+    org.rep_peer.save(update_fields=["is_active"])
+
+    page = login(org.head).get("/contacts/").content.decode()
+
+    row = page.split("Kept Client", 1)[1].split("</tr>", 1)[0]
+    assert f"<td>{org.rep_peer.display_name}</td>" in row
+    assert f'<option value="{org.rep_peer.pk}"' not in page  # not offered as a filter
+
+
 def test_company_list_query_count_is_flat(
     org, login, company_factory, django_assert_max_num_queries
 ):
@@ -246,6 +273,27 @@ def test_contact_detail_shows_the_record(org, login):
     assert "+7 916 123-45-67" in page
     assert "vip" in page
     assert "Who worked with this client" in page
+
+
+def test_contact_detail_query_count_does_not_grow_with_the_timeline(
+    org, login, interaction_factory, django_assert_max_num_queries
+):
+    contact = _contact(org.rep)
+    interaction_factory(contact=contact, user=org.rep)
+    client = login(org.rep)
+    client.get(f"/contacts/{contact.pk}/")
+    with CaptureQueriesContext(connection) as few:
+        client.get(f"/contacts/{contact.pk}/")
+    for user in (org.rep, org.rep_peer, org.head):
+        for _ in range(15):
+            interaction_factory(contact=contact, user=user)
+
+    with django_assert_max_num_queries(DETAIL_QUERIES) as many:
+        page = client.get(f"/contacts/{contact.pk}/").content.decode()
+
+    assert page.count('class="tl-item') == 30
+    assert org.head.display_name in page.split('id="worked-with"', 1)[1]
+    assert len(many.captured_queries) == len(few.captured_queries)
 
 
 def test_hidden_contact_is_a_404_without_its_data(org, login):
