@@ -82,6 +82,10 @@ def database_from_url(url: str | None) -> dict:
                     "PRAGMA mmap_size=268435456;"
                 ),
             },
+            # One connection per server thread, kept between requests: opening one costs the
+            # PRAGMAs above on every request otherwise.
+            "CONN_MAX_AGE": int(os.environ.get("CONN_MAX_AGE", "60")),
+            "CONN_HEALTH_CHECKS": True,
             "TEST": {"NAME": ":memory:"},
         }
     if scheme in {"postgres", "postgresql", "pgsql"}:
