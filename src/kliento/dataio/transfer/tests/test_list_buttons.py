@@ -1,4 +1,4 @@
-"""The sales lists carry Export (for everyone who sees them) and Import (for those who may write)."""
+"""Sales lists carry Export (for all who see them) and Import (for those who may write)."""
 
 from __future__ import annotations
 
