@@ -3,12 +3,15 @@
 The rules are the services' (customers/services.py helpers for text, choices and tags), with
 two shortcuts for speed that give the same result: a plain ASCII email is checked by a regular
 expression and lowercased (email-validator is asked only about anything else), and the
-phone region is read once per import instead of once per number.
+phone region is read once per import instead of once per number. `search_text` is
+customers.normalize.search_text made cheap for bulk indexing (same result, tested on many
+inputs against the original).
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import datetime
 from typing import Any
 
@@ -30,7 +33,15 @@ from kliento.customers.models import (
     InteractionKind,
     LifecycleStage,
 )
-from kliento.customers.normalize import NormalizationError, normalize_email, normalize_phone
+from kliento.customers.normalize import (
+    _CYR,
+    _LAT_FOLD,
+    _NON_WORD,
+    _SPACES,
+    NormalizationError,
+    normalize_email,
+    normalize_phone,
+)
 from kliento.customers.services import _choice, _tags, _text, _WithBlank
 from kliento.dataio.transfer.fields import (
     ValueProblem,
@@ -45,12 +56,52 @@ _PLAIN_EMAIL = re.compile(
     r"(?:[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,24}$"
 )
 _CYRILLIC = re.compile(r"[а-яА-ЯёЁ]")
-_RU_PHONE = re.compile(r"^\s*(?:\+7|8)[\s\-().]*9(?:[\s\-().]*\d){9}\s*$")
-_NOT_DIGIT = re.compile(r"\D")
+# ASCII digits only: other scripts' digits go to phonenumbers, which reads them as 0-9.
+_RU_PHONE = re.compile(r"^\s*(?:\+7|8|7)[\s\-().]*9(?:[\s\-().]*\d){9}\s*$", re.ASCII)
+_NOT_DIGIT = re.compile(r"\D", re.ASCII)
 _GENDERS = {
     "f": "f", "female": "f", "woman": "f", "ж": "f", "жен": "f", "женский": "f",
     "m": "m", "male": "m", "man": "m", "м": "m", "муж": "m", "мужской": "m",
 }  # fmt: skip
+
+
+_CYR_TABLE = str.maketrans(_CYR)
+_HAS_DIGIT_OR_AT = re.compile(r"[\d@]")
+_folded: dict[str, str] = {}
+
+
+def fold(text: str) -> str:
+    """customers.normalize.fold: one str.translate for the Cyrillic letters instead of a
+    lookup per character, and no Unicode decomposition for text that is already ASCII (it has
+    nothing to decompose)."""
+    text = (text or "").lower().translate(_CYR_TABLE)
+    if not text.isascii():
+        text = unicodedata.normalize("NFKD", text)
+        text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    for src, dst in _LAT_FOLD:
+        text = text.replace(src, dst)
+    text = _NON_WORD.sub(" ", text)
+    return _SPACES.sub(" ", text).strip()
+
+
+def _fold_part(part: str) -> str:
+    # Names repeat across a customer base (emails and numbers do not): remember them.
+    if _HAS_DIGIT_OR_AT.search(part):
+        return fold(part)
+    folded = _folded.get(part)
+    if folded is None:
+        if len(_folded) > 100_000:
+            _folded.clear()
+        folded = _folded[part] = fold(part)
+    return folded
+
+
+def search_text(*parts: str, phones: list[str] | None = None) -> str:
+    """customers.normalize.search_text, folding part by part: no folding rule reaches across
+    the space that joins two parts, so the words are the same."""
+    words = " ".join(w for w in (_fold_part(p) for p in parts if p) if w)
+    digits = " ".join(p.lstrip("+") for p in phones or [] if p)
+    return f"{words} {digits}".strip()
 
 
 def _lookup(choices, aliases: dict[str, str] | None = None) -> dict[str, str]:
@@ -119,8 +170,8 @@ class Cleaner:
         return result
 
     def phone(self, raw: str) -> str:
-        """E.164. Russian mobiles written +7 9xx… or 8 9xx… (the bulk of a Russian base) are
-        read directly — the result phonenumbers gives for them; everything else goes to it."""
+        """E.164. Russian mobiles written +7 9xx…, 8 9xx… or 7 9xx… (the bulk of a Russian base)
+        are read directly — the result phonenumbers gives for them; everything else goes to it."""
         if self.region == "RU" and _RU_PHONE.match(raw):
             return "+7" + _NOT_DIGIT.sub("", raw)[1:]
         return normalize_phone(raw, self.region)

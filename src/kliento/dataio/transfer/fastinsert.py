@@ -6,15 +6,62 @@
 import's transaction already holds), then rows go in with COPY (PostgreSQL) or `executemany`
 (SQLite) — the techniques of customers/demo.py — with each value converted once, as Django
 would store it (JSON as text, datetimes through the backend's own adapter).
+
+`build` makes the unsaved instances themselves without `Model.__init__` (which resolves every
+field's default and every keyword one by one): the same attribute values, a fifth of the cost.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date, datetime
+from functools import cache
+from operator import attrgetter
+from typing import Any
 
 from django.db import connection, models
+from django.db.models.base import ModelState
+from django.db.models.signals import post_init, pre_init
+
+_json = json.JSONEncoder(ensure_ascii=False).encode  # json.dumps(v, ensure_ascii=False)
+
+
+@cache
+def _defaults(model: type[models.Model]) -> tuple[dict[str, Any], tuple, frozenset[str]]:
+    """(constant defaults by attname, (attname, default factory) pairs, every attname)."""
+    constant: dict[str, Any] = {}
+    factories = []
+    for f in model._meta.concrete_fields:
+        if f.has_default() and callable(f.default):
+            factories.append((f.attname, f.default))
+        elif f.has_db_default():
+            factories.append((f.attname, f.get_default))
+        else:
+            constant[f.attname] = f.get_default()
+    return constant, tuple(factories), frozenset(f.attname for f in model._meta.concrete_fields)
+
+
+def _has_init_listeners(model: type[models.Model]) -> bool:
+    return bool(pre_init.receivers or post_init.receivers) and (
+        pre_init.has_listeners(model) or post_init.has_listeners(model)
+    )
+
+
+def build(model: type[models.Model], values: dict[str, Any]) -> models.Model:
+    """`model(**values)` for concrete-field attnames, without Model.__init__'s per-field work."""
+    constant, factories, attnames = _defaults(model)
+    if not values.keys() <= attnames or _has_init_listeners(model):
+        return model(**values)
+    obj = model.__new__(model)
+    data = obj.__dict__
+    data.update(constant)
+    for attname, factory in factories:
+        if attname not in values:  # as Model.__init__: no default for a value given
+            data[attname] = factory()
+    data.update(values)
+    obj._state = ModelState()
+    return obj
 
 
 def reserve_ids(model: type[models.Model], count: int) -> list[int]:
@@ -36,15 +83,25 @@ def reserve_ids(model: type[models.Model], count: int) -> list[int]:
     return list(range(start, start + count))
 
 
-def _converter(field: models.Field):
+def _converter(field: models.Field) -> Callable[[Any], Any] | None:
     vendor = connection.vendor
     if isinstance(field, models.JSONField):
-        return lambda v: None if v is None else json.dumps(v, ensure_ascii=False)
+        return lambda v: None if v is None else _json(v)
     if vendor == "postgresql":
         return None
     if isinstance(field, models.DateTimeField):
+        # One import batch stamps every row with the same moment: adapt each value once.
         adapt = connection.ops.adapt_datetimefield_value
-        return lambda v: adapt(v) if isinstance(v, datetime) else v
+        done: dict[datetime, Any] = {}
+
+        def datetime_value(v):
+            if not isinstance(v, datetime):
+                return v
+            if v not in done:
+                done[v] = adapt(v)
+            return done[v]
+
+        return datetime_value
     if isinstance(field, models.DateField):
         return lambda v: v.isoformat() if isinstance(v, date) else v
     if isinstance(field, models.BooleanField):
@@ -57,16 +114,21 @@ def insert(model: type[models.Model], columns: Sequence[str], rows: Sequence[Seq
     if not rows:
         return
     fields = {f.attname: f for f in model._meta.concrete_fields}
-    converters = [_converter(fields[c]) for c in columns]
-    if any(converters):
-        rows = [
-            tuple(conv(v) if conv else v for conv, v in zip(converters, row, strict=True))
-            for row in rows
-        ]
+    converters = [(i, conv) for i, c in enumerate(columns) if (conv := _converter(fields[c]))]
+    if converters:
+        converted = []
+        for row in rows:
+            row = list(row)
+            for i, conv in converters:
+                row[i] = conv(row[i])
+            converted.append(row)
+        rows = converted
     table = model._meta.db_table
     names = ", ".join(f'"{fields[c].column}"' for c in columns)
     if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
+        # psycopg's own cursor, so its errors are turned into Django's here (a row the database
+        # refuses must raise IntegrityError/DatabaseError, which the engine handles).
+        with connection.cursor() as cursor, connection.wrap_database_errors:
             raw = cursor.cursor
             with raw.copy(f'COPY "{table}" ({names}) FROM STDIN') as copy:
                 for row in rows:
@@ -85,9 +147,7 @@ def insert_objects(objs: Sequence[models.Model], *, extra: dict | None = None) -
     model = type(objs[0])
     ids = reserve_ids(model, len(objs))
     columns = [f.attname for f in model._meta.concrete_fields]
-    rows = []
     for obj, pk in zip(objs, ids, strict=True):
         obj.pk = pk
         obj._state.adding = False
-        rows.append(tuple(getattr(obj, c) for c in columns))
-    insert(model, columns, rows)
+    insert(model, columns, list(map(attrgetter(*columns), objs)))

@@ -649,4 +649,6 @@ def parse_decimal(raw, decimal: str = ".") -> Decimal | None:
 
 def split_multi(raw: str) -> list[str]:
     """Several emails or phones in one cell, separated by commas, semicolons or new lines."""
+    if raw and ";" not in raw and "," not in raw and "\n" not in raw:
+        return [raw.strip()] if raw.strip() else []  # one value: the common case, no regex
     return [p.strip() for p in re.split(r"[;,\n]+", raw or "") if p.strip()]

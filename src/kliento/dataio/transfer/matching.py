@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from django.conf import settings
+from django.db import connection
 from django.utils.module_loading import import_string
 
 from kliento.customers.models import Company, Contact
@@ -35,22 +36,8 @@ class ExactKeyFinder:
         if entity == "contact":
             emails = {e for r in rows for e in r.get("emails") or []}
             phones = {p for r in rows for p in r.get("phones") or []}
-            by_email: dict[str, int] = {}
-            by_phone: dict[str, int] = {}
-            if emails:
-                for pk, email in (
-                    Contact.objects.filter(email__in=emails)
-                    .order_by("id")
-                    .values_list("id", "email")
-                ):
-                    by_email.setdefault(email, pk)
-            if phones:
-                for pk, phone in (
-                    Contact.objects.filter(phone__in=phones)
-                    .order_by("id")
-                    .values_list("id", "phone")
-                ):
-                    by_phone.setdefault(phone, pk)
+            by_email = first_ids(Contact, "email", emails)
+            by_phone = first_ids(Contact, "phone", phones)
             result: list[int | None] = []
             for r in rows:
                 found = next((by_email[e] for e in r.get("emails") or [] if e in by_email), None)
@@ -62,14 +49,7 @@ class ExactKeyFinder:
             return result
         if entity == "company":
             tax_ids = {r["tax_id"] for r in rows if r.get("tax_id")}
-            by_tax: dict[str, int] = {}
-            if tax_ids:
-                for pk, tax_id in (
-                    Company.objects.filter(tax_id__in=tax_ids)
-                    .order_by("id")
-                    .values_list("id", "tax_id")
-                ):
-                    by_tax.setdefault(tax_id, pk)
+            by_tax = first_ids(Company, "tax_id", tax_ids)
             return [by_tax.get(r.get("tax_id") or "") for r in rows]
         return [None] * len(rows)
 
@@ -77,6 +57,36 @@ class ExactKeyFinder:
         # The pair is already in the job's report (ImportRowError kind "flagged"); the dedup
         # app's finder records it in its review queue as well.
         return None
+
+
+def in_values(column: str, values) -> list[tuple[str, list]]:
+    """SQL conditions "`column` is one of `values`", with their parameters, one per chunk of
+    values: on PostgreSQL a single array parameter, on SQLite a placeholder per value (at most
+    10,000, below SQLite's limit on the parameters of one statement).
+
+    The import writes this SQL itself rather than use the ORM's `__in`, which prepares each of
+    a batch's thousand values one by one."""
+    values = list(values)
+    if connection.vendor == "postgresql":
+        return [(f"{column} = ANY(%s)", [values])] if values else []
+    return [
+        (f"{column} IN ({', '.join(['%s'] * len(part))})", part)
+        for part in (values[i : i + 10_000] for i in range(0, len(values), 10_000))
+    ]
+
+
+def first_ids(model, field: str, values: set[str]) -> dict[str, int]:
+    """value → the lowest id of a `model` row whose `field` holds it, for a batch of values."""
+    table = connection.ops.quote_name(model._meta.db_table)
+    column = connection.ops.quote_name(model._meta.get_field(field).column)
+    found: dict[str, int] = {}
+    with connection.cursor() as cursor:
+        for where, params in in_values(column, values):
+            cursor.execute(
+                f"SELECT {column}, MIN(id) FROM {table} WHERE {where} GROUP BY {column}", params
+            )
+            found.update(cursor.fetchall())
+    return found
 
 
 def get_finder() -> DuplicateFinder:

@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import io
+import re
 
 import pytest
+from django.db import connection
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from kliento.core.errors import PermissionDeniedError
 from kliento.core.models import AuditLog
-from kliento.customers.models import Company, Contact, Interaction, SearchEntry
+from kliento.customers import normalize
+from kliento.customers.models import Company, Contact, Interaction, SearchEntry, SearchWord
 from kliento.customers.search import contact_text
-from kliento.dataio.transfer import services
+from kliento.dataio.transfer import cleaning, fastinsert, services
+from kliento.dataio.transfer.cleaning import Cleaner
+from kliento.dataio.transfer.fields import split_multi
 from kliento.dataio.transfer.matching import ExactKeyFinder
 from kliento.dataio.transfer.models import ExternalRef, ImportRowError
 from kliento.dataio.transfer.tests.conftest import csv_bytes
@@ -249,3 +256,133 @@ def test_saved_mapping_is_reused(run_import, org):
         mapping_name="1C",
     )
     assert job.mapping == {"Col A": "last_name", "Col B": "email"}
+
+
+# --- the bulk path gives what the ORM and the customers helpers give -------------------------
+
+NAMES = st.sampled_from(
+    ["Иванов", "Фёдоров", "Щукина", "Юлия", "Ёжиков", "Хрущёв", "Ivanov", "Yuliya", "Zoë",
+     "Ørsted", "Σοφία ΟΔΟΣ", "Mc'Kay-Smith", "İstanbul", "ﬁne", "a̐b", "Ǆ", "x"]
+)  # fmt: skip
+PARTS = st.one_of(NAMES, st.text(max_size=30), st.emails(), st.just(""), st.just("  "))
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    parts=st.lists(PARTS, max_size=6),
+    phones=st.lists(st.from_regex(r"\+7\d{10}", fullmatch=True), max_size=3),
+)
+def test_bulk_search_text_equals_the_customers_one(parts, phones):
+    assert cleaning.search_text(*parts, phones=phones) == normalize.search_text(
+        *parts, phones=phones
+    )
+    for part in parts:
+        assert cleaning.fold(part) == normalize.fold(part)
+
+
+@settings(max_examples=300, deadline=None)
+@given(raw=st.text(alphabet=st.sampled_from("ab@.;,\n\r\t \u00a0"), max_size=20))
+def test_split_multi_equals_the_regex_split(raw):
+    expected = [p.strip() for p in re.split(r"[;,\n]+", raw) if p.strip()]
+    assert split_multi(raw) == expected
+
+
+@pytest.mark.parametrize(
+    "raw",
+    ["+7 916 123-45-67", "8 (916) 123-45-67", "79161234567", "7 (916) 123 45 67", "+79161234567",
+     "7-916-123-45-67", " 8 916 1234567 ", "+7 (495) 111-22-33", "8 800 555 35 35", "7916123456"],
+)  # fmt: skip
+def test_bulk_phone_reading_equals_phonenumbers(org, raw):
+    cleaner = Cleaner(user=org.admin, entity="contacts", options={})
+    assert cleaner.phone(raw) == normalize.normalize_phone(raw, "RU")
+
+
+@settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    prefix=st.sampled_from(["+7", "8", "7", " 7", "+7 ", "8-"]),
+    rest=st.from_regex(r"9\d{9}", fullmatch=True),  # any script's digits, e.g. "٠"
+    sep=st.sampled_from(["", " ", "-", ") ", "."]),
+)
+def test_bulk_phone_reading_equals_phonenumbers_for_mobiles(org, prefix, rest, sep):
+    cleaner = Cleaner(user=org.admin, entity="contacts", options={})
+    raw = f"{prefix}{rest[:3]}{sep}{rest[3:6]}{sep}{rest[6:]}"
+    assert cleaner.phone(raw) == normalize.normalize_phone(raw, "RU")
+
+
+@pytest.mark.parametrize(
+    ("model", "values"),
+    [
+        (Contact, {"first_name": "Ivan", "emails": ["i@example.com"], "owner_id": 1}),
+        (Contact, {"last_name": "Petrov", "custom": {"a": 1}, "tags": "x", "version": 1}),
+        (Company, {"name": "Acme", "owner_id": 2, "phones": ["+74951112233"]}),
+        (Interaction, {"kind": "call", "contact_id": 3, "subject": "Hi"}),
+    ],
+)
+def test_bulk_build_equals_model_init(db, model, values):
+    built, made = fastinsert.build(model, dict(values)), model(**values)
+    for field in model._meta.concrete_fields:
+        if field.attname not in {"created_at", "updated_at", "at", "occurred_at"}:
+            assert getattr(built, field.attname) == getattr(made, field.attname), field.attname
+    assert built._state.adding and built._state.db is None
+    # Mutable defaults are fresh for each instance, as Model.__init__ makes them.
+    if "social" in built.__dict__:
+        assert built.social is not fastinsert.build(model, dict(values)).social
+
+
+def test_duplicate_key_matches_the_oldest_record(run_import, contact_factory, org):
+    older = contact_factory(owner=org.admin, email="twin@example.com", emails=["twin@example.com"])
+    contact_factory(owner=org.admin, email="twin@example.com", emails=["twin@example.com"])
+    job = run_import(csv_bytes([HEAD, ["", "Twin", "Tom", "TWIN@example.com", "", "Omsk"]]))
+    assert (job.created, job.updated) == (0, 1)
+    older.refresh_from_db()
+    assert older.city == "Omsk"
+
+
+@pytest.fixture
+def refuse_last_name(db):
+    """The database itself refuses contacts named "Refused" (as a constraint would)."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "CREATE FUNCTION refuse_contact() RETURNS trigger AS $$ BEGIN "
+                "IF NEW.last_name = 'Refused' THEN RAISE EXCEPTION 'refused by a trigger'; "
+                "END IF; RETURN NEW; END $$ LANGUAGE plpgsql"
+            )
+            cursor.execute(
+                "CREATE TRIGGER refuse_contact BEFORE INSERT ON customers_contact "
+                "FOR EACH ROW EXECUTE FUNCTION refuse_contact()"
+            )
+        else:
+            cursor.execute(
+                "CREATE TRIGGER refuse_contact BEFORE INSERT ON customers_contact "
+                "WHEN NEW.last_name = 'Refused' "
+                "BEGIN SELECT RAISE(ABORT, 'refused by a trigger'); END"
+            )
+
+
+def test_a_row_the_database_refuses_does_not_sink_its_batch(run_import, refuse_last_name):
+    names = ["Oleg", "Pavel", "Roman", "Semyon", "Timur"]
+    rows = [HEAD] + [
+        [f"R{i}", "Refused" if i == 2 else "Orlov", name, f"{name.lower()}@example.com", "", ""]
+        for i, name in enumerate(names)
+    ]
+    job = run_import(csv_bytes(rows), batch_size=3)
+    assert (job.created, job.failed, job.processed) == (4, 1, 5)
+    error = ImportRowError.objects.get(job=job)
+    assert error.row == 4
+    assert list(error.reasons) == ["row"]
+    assert error.reasons["row"].startswith("The database refused this row: ")
+    assert "refused by a trigger" in error.reasons["row"]
+    # The other rows of the refused batch went in, indexed, their words in the vocabulary.
+    assert sorted(Contact.objects.values_list("first_name", flat=True)) == [
+        "Oleg", "Pavel", "Semyon", "Timur",
+    ]  # fmt: skip
+    assert SearchEntry.objects.filter(entity="contact").count() == 4
+    assert sorted(SearchWord.objects.values_list("word", flat=True)) == [
+        "oleg", "orlov", "pavel", "semion", "timur",
+    ]  # fmt: skip
+    assert [
+        a.changes["failed"] for a in AuditLog.objects.filter(entity="import").order_by("id")
+    ] == [1, 0]
