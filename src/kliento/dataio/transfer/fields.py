@@ -405,6 +405,22 @@ LEAD_FIELDS: dict[str, tuple] = {
     "owner": CONTACT_FIELDS["owner"],
     "status": (gettext_lazy("Status"), ["status", "lead status", "статус", "статус лида"]),
     "tags": CONTACT_FIELDS["tags"],
+    "created_at": (
+        gettext_lazy("Created"),
+        ["created", "created at", "date created", "создан", "дата создания"],
+    ),
+    "disqualify_reason": (
+        gettext_lazy("Disqualification reason"),
+        ["disqualification reason", "disqualify reason", "причина дисквалификации"],
+    ),
+    "disqualify_note": (
+        gettext_lazy("Disqualification note"),
+        ["disqualification note", "disqualify note", "комментарий к дисквалификации"],
+    ),
+    "converted_at": (
+        gettext_lazy("Converted on"),
+        ["converted", "converted at", "converted on", "дата конверсии"],
+    ),
 }
 DEAL_FIELDS: dict[str, tuple] = {
     "external_id": CONTACT_FIELDS["external_id"],
