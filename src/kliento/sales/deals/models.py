@@ -190,6 +190,20 @@ class Deal(models.Model):
                 ],
                 name="deal_closed_cover_idx",
             ),
+            # …and the deals created in a period (sales cycle by creation date, deals created
+            # in the activity report).
+            models.Index(
+                fields=[
+                    "created_at",
+                    "pipeline",
+                    "owner",
+                    "status",
+                    "stage",
+                    "closed_at",
+                    "amount_company",
+                ],
+                name="deal_created_cover_idx",
+            ),
             models.Index(fields=["-updated_at", "-id"], name="deal_updated_idx"),
         ]
 
