@@ -24,3 +24,9 @@ def test_sales_lists_offer_export_and_import(org, login, path, entity):
     html = login(org.analyst).get(path).content.decode()
     assert f'formaction="/data/export/{entity}/"' in html
     assert f"/data/?entity={entity}#import" not in html
+
+
+def test_data_page_leads_to_the_duplicates_queue(org, login):
+    html = login(org.rep).get("/data/").content.decode()
+    card = html.split('id="duplicates"', 1)[1].split("</section>", 1)[0]
+    assert 'href="/duplicates/"' in card
