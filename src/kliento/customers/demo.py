@@ -176,6 +176,81 @@ def _dt(value: datetime) -> str:
 # --- loaders: how rows reach the database ---------------------------------------------------
 
 
+def sqlite_drop_for_load(raw, tables: Sequence[str]) -> tuple[list[str], list[str]]:
+    """Drop the indexes and triggers of `tables` (SQLite) before a bulk load; returns their SQL
+    (indexes, triggers) for `sqlite_restore_after_load`."""
+    marks = ",".join("?" * len(tables))
+    rows = raw.execute(
+        f"SELECT type, name, sql FROM sqlite_master WHERE tbl_name IN ({marks}) "
+        "AND type IN ('index', 'trigger') AND sql IS NOT NULL",
+        list(tables),
+    ).fetchall()
+    indexes: list[str] = []
+    triggers: list[str] = []
+    for kind, name, sql in rows:
+        (indexes if kind == "index" else triggers).append(sql)
+        raw.execute(f'DROP {kind.upper()} "{name}"')
+    return indexes, triggers
+
+
+def sqlite_restore_after_load(raw, indexes: Sequence[str], triggers: Sequence[str], log) -> None:
+    for sql in indexes:
+        started = time.monotonic()
+        raw.execute(sql)
+        log(f"  {sql.split(' ON ')[0]}: {time.monotonic() - started:.1f}s")
+    for sql in triggers:
+        raw.execute(sql)
+
+
+def pg_drop_for_load(cur, tables: Sequence[str]) -> tuple[list[tuple[str, str, str]], list[str]]:
+    """Drop the foreign-key and unique constraints and the other indexes of `tables`
+    (PostgreSQL) before a bulk load; returns (constraints, index definitions) for
+    `pg_restore_after_load`."""
+    # Deferred FK checks pending in this transaction would block ALTER TABLE.
+    cur.execute("SET CONSTRAINTS ALL IMMEDIATE")
+    cur.execute(
+        "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) "
+        "FROM pg_constraint WHERE conrelid = ANY(%s::regclass[]) AND contype IN ('f','u') "
+        "ORDER BY contype, conname",
+        [list(tables)],
+    )
+    constraints = cur.fetchall()
+    cur.execute(
+        "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema() "
+        "AND tablename = ANY(%s) AND indexname NOT IN (SELECT conname FROM pg_constraint)",
+        [list(tables)],
+    )
+    indexes = cur.fetchall()
+    for table, name, _definition in constraints:
+        cur.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
+    for name, _definition in indexes:
+        cur.execute(f'DROP INDEX "{name}"')
+    return constraints, [definition for _name, definition in indexes]
+
+
+def pg_restore_after_load(cur, indexes, constraints, chunk, log) -> None:
+    """Rebuild what `pg_drop_for_load` dropped, each in its own transaction (`chunk`)."""
+    for sql in indexes:
+        started = time.monotonic()
+        with chunk():
+            cur.execute(sql)
+        log(f"  {sql.split(' USING ')[0]}: {time.monotonic() - started:.1f}s")
+    for table, name, definition in constraints:
+        started = time.monotonic()
+        with chunk():
+            cur.execute(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}')
+        log(f"  constraint {name}: {time.monotonic() - started:.1f}s")
+
+
+def pg_sync_sequences(cur, tables: Sequence[str]) -> None:
+    """Point each table's id sequence past the ids a bulk load wrote."""
+    for table in tables:
+        cur.execute(
+            f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+            f"COALESCE(MAX(id), 1), MAX(id) IS NOT NULL) FROM {table}"
+        )
+
+
 class _Loader:
     vendor = ""
 
@@ -224,17 +299,10 @@ class _SqliteLoader(_Loader):
             self.fk_off = True
         if not self.bulk:
             return
-        tables = [m._meta.db_table for m in BIG_MODELS]
-        marks = ",".join("?" * len(tables))
         with self.chunk():
-            rows = self.raw.execute(
-                f"SELECT type, name, sql FROM sqlite_master WHERE tbl_name IN ({marks}) "
-                "AND type IN ('index', 'trigger') AND sql IS NOT NULL",
-                tables,
-            ).fetchall()
-            for kind, name, sql in rows:
-                (self.saved if kind == "index" else self.triggers).append(sql)
-                self.raw.execute(f'DROP {kind.upper()} "{name}"')
+            self.saved, self.triggers = sqlite_drop_for_load(
+                self.raw, [m._meta.db_table for m in BIG_MODELS]
+            )
         self.log(
             f"dropped {len(self.saved)} indexes and {len(self.triggers)} triggers for the load"
         )
@@ -260,12 +328,7 @@ class _SqliteLoader(_Loader):
     def finish(self) -> None:
         if self.bulk:
             with self.chunk():
-                for sql in self.saved:
-                    started = time.monotonic()
-                    self.raw.execute(sql)
-                    self.log(f"  {sql.split(' ON ')[0]}: {time.monotonic() - started:.1f}s")
-                for sql in self.triggers:
-                    self.raw.execute(sql)
+                sqlite_restore_after_load(self.raw, self.saved, self.triggers, self.log)
             for fts in ("customers_search_fts", "customers_searchword_fts"):
                 started = time.monotonic()
                 with self.chunk():
@@ -294,29 +357,11 @@ class _PostgresLoader(_Loader):
             cur.execute("SET maintenance_work_mem = '512MB'")
         if not self.bulk:
             return
-        tables = [m._meta.db_table for m in BIG_MODELS]
         with self.chunk(), connection.cursor() as cur:
-            # Deferred FK checks pending in this transaction would block ALTER TABLE.
-            cur.execute("SET CONSTRAINTS ALL IMMEDIATE")
-            cur.execute(
-                "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) "
-                "FROM pg_constraint WHERE conrelid = ANY(%s::regclass[]) AND contype IN ('f','u') "
-                "ORDER BY contype, conname",
-                [tables],
+            self.constraints, self.saved = pg_drop_for_load(
+                cur, [m._meta.db_table for m in BIG_MODELS]
             )
-            self.constraints = cur.fetchall()
-            cur.execute(
-                "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema() "
-                "AND tablename = ANY(%s) AND indexname NOT IN (SELECT conname FROM pg_constraint)",
-                [tables],
-            )
-            indexes = cur.fetchall()
-            for table, name, _definition in self.constraints:
-                cur.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
-            for name, definition in indexes:
-                self.saved.append(definition)
-                cur.execute(f'DROP INDEX "{name}"')
-        self.log(f"dropped {len(indexes)} indexes and {len(self.constraints)} constraints")
+        self.log(f"dropped {len(self.saved)} indexes and {len(self.constraints)} constraints")
 
     def insert(self, model, cols, rows) -> None:
         raw = connection.connection
@@ -335,23 +380,8 @@ class _PostgresLoader(_Loader):
         tables = [m._meta.db_table for m in [*BIG_MODELS, RecordShare]]
         with connection.cursor() as cur:
             if self.bulk:
-                for sql in self.saved:
-                    started = time.monotonic()
-                    with self.chunk():
-                        cur.execute(sql)
-                    self.log(f"  {sql.split(' USING ')[0]}: {time.monotonic() - started:.1f}s")
-                for table, name, definition in self.constraints:
-                    started = time.monotonic()
-                    with self.chunk():
-                        cur.execute(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}')
-                    self.log(f"  constraint {name}: {time.monotonic() - started:.1f}s")
-            for table in tables:
-                if table == SearchWord._meta.db_table:
-                    continue
-                cur.execute(
-                    f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
-                    f"COALESCE(MAX(id), 1), MAX(id) IS NOT NULL) FROM {table}"
-                )
+                pg_restore_after_load(cur, self.saved, self.constraints, self.chunk, self.log)
+            pg_sync_sequences(cur, [t for t in tables if t != SearchWord._meta.db_table])
             cur.execute("ANALYZE " + ", ".join(tables))
             cur.execute("SET synchronous_commit = on")
 

@@ -63,6 +63,11 @@ from kliento.customers.demo import (
     RU_LAST,
     RU_MALE,
     female_surname,
+    pg_drop_for_load,
+    pg_restore_after_load,
+    pg_sync_sequences,
+    sqlite_drop_for_load,
+    sqlite_restore_after_load,
     translit,
 )
 from kliento.customers.models import Company, Contact, ContactCompany, Interaction
@@ -587,6 +592,7 @@ class _SqliteLoader(_Loader):
     def __init__(self, bulk: bool, log: Log):
         super().__init__(bulk, log)
         self.raw = None
+        self.triggers: list[str] = []
         self.fk_off = False
 
     def begin(self) -> None:
@@ -598,17 +604,10 @@ class _SqliteLoader(_Loader):
             self.fk_off = True
         if not self.bulk:
             return
-        tables = [m._meta.db_table for m in BIG_MODELS]
-        marks = ",".join("?" * len(tables))
         with self.chunk():
-            rows = self.raw.execute(
-                f"SELECT name, sql FROM sqlite_master WHERE tbl_name IN ({marks}) "
-                "AND type = 'index' AND sql IS NOT NULL",
-                tables,
-            ).fetchall()
-            for name, sql in rows:
-                self.saved.append(sql)
-                self.raw.execute(f'DROP INDEX "{name}"')
+            self.saved, self.triggers = sqlite_drop_for_load(
+                self.raw, [m._meta.db_table for m in BIG_MODELS]
+            )
         self.log(f"dropped {len(self.saved)} sales indexes for the load")
 
     def _write(self, table, cols, rows) -> int:
@@ -621,10 +620,7 @@ class _SqliteLoader(_Loader):
     def finish(self) -> None:
         if self.bulk:
             with self.chunk():
-                for sql in self.saved:
-                    started = time.monotonic()
-                    self.raw.execute(sql)
-                    self.log(f"  {sql.split(' ON ')[0]}: {time.monotonic() - started:.1f}s")
+                sqlite_restore_after_load(self.raw, self.saved, self.triggers, self.log)
         if self.fk_off:
             cur = connection.cursor()
             cur.execute("PRAGMA analysis_limit=2000")
@@ -648,28 +644,11 @@ class _PostgresLoader(_Loader):
             cur.execute("SET maintenance_work_mem = '512MB'")
         if not self.bulk:
             return
-        tables = [m._meta.db_table for m in BIG_MODELS]
         with self.chunk(), connection.cursor() as cur:
-            cur.execute("SET CONSTRAINTS ALL IMMEDIATE")
-            cur.execute(
-                "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) "
-                "FROM pg_constraint WHERE conrelid = ANY(%s::regclass[]) AND contype IN ('f','u') "
-                "ORDER BY contype, conname",
-                [tables],
+            self.constraints, self.saved = pg_drop_for_load(
+                cur, [m._meta.db_table for m in BIG_MODELS]
             )
-            self.constraints = cur.fetchall()
-            cur.execute(
-                "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema() "
-                "AND tablename = ANY(%s) AND indexname NOT IN (SELECT conname FROM pg_constraint)",
-                [tables],
-            )
-            indexes = cur.fetchall()
-            for table, name, _definition in self.constraints:
-                cur.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
-            for name, definition in indexes:
-                self.saved.append(definition)
-                cur.execute(f'DROP INDEX "{name}"')
-        self.log(f"dropped {len(indexes)} indexes and {len(self.constraints)} constraints")
+        self.log(f"dropped {len(self.saved)} indexes and {len(self.constraints)} constraints")
 
     def _write(self, table, cols, rows) -> int:
         n = 0
@@ -685,22 +664,9 @@ class _PostgresLoader(_Loader):
     def finish(self) -> None:
         with connection.cursor() as cur:
             if self.bulk:
-                for sql in self.saved:
-                    started = time.monotonic()
-                    with self.chunk():
-                        cur.execute(sql)
-                    self.log(f"  {sql.split(' USING ')[0]}: {time.monotonic() - started:.1f}s")
-                for table, name, definition in self.constraints:
-                    started = time.monotonic()
-                    with self.chunk():
-                        cur.execute(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}')
-                    self.log(f"  constraint {name}: {time.monotonic() - started:.1f}s")
+                pg_restore_after_load(cur, self.saved, self.constraints, self.chunk, self.log)
             tables = [m._meta.db_table for m in [*ALL_MODELS, Interaction]]
-            for table in tables:
-                cur.execute(
-                    f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
-                    f"COALESCE(MAX(id), 1), MAX(id) IS NOT NULL) FROM {table}"
-                )
+            pg_sync_sequences(cur, tables)
             cur.execute("ANALYZE " + ", ".join(tables))
             cur.execute("SET synchronous_commit = on")
 
