@@ -584,15 +584,21 @@ def _rule_values(rule: AssignmentRule) -> dict[str, Any]:
     }
 
 
+def _rule_being_edited(request: HttpRequest, model):
+    """The rule named by ?edit= (or the posted rule_id), None for a new one; 404 if unknown."""
+    edit_id = request.GET.get("edit") or request.POST.get("rule_id")
+    if not edit_id:
+        return None
+    rule = model.objects.filter(pk=_int(edit_id)).first()
+    if rule is None:
+        raise Http404
+    return rule
+
+
 @admin_required
 @require_http_methods(["GET", "POST"])
 def settings_assignment_rules(request: HttpRequest) -> HttpResponse:
-    editing = None
-    edit_id = request.GET.get("edit") or request.POST.get("rule_id")
-    if edit_id:
-        editing = AssignmentRule.objects.filter(pk=_int(edit_id)).first()
-        if editing is None:
-            raise Http404
+    editing = _rule_being_edited(request, AssignmentRule)
     if request.method == "GET":
         return _rules_page(request, editing=editing)
     action = request.POST.get("action", "save")
@@ -655,12 +661,7 @@ def _scoring_page(request, *, editing=None, values=None, errors=None, status=200
 @admin_required
 @require_http_methods(["GET", "POST"])
 def settings_scoring_rules(request: HttpRequest) -> HttpResponse:
-    editing = None
-    edit_id = request.GET.get("edit") or request.POST.get("rule_id")
-    if edit_id:
-        editing = ScoringRule.objects.filter(pk=_int(edit_id)).first()
-        if editing is None:
-            raise Http404
+    editing = _rule_being_edited(request, ScoringRule)
     if request.method == "GET":
         return _scoring_page(request, editing=editing)
     if editing is not None and request.POST.get("action") == "delete":
