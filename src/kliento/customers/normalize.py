@@ -125,12 +125,18 @@ _NON_WORD = re.compile(r"[^a-z0-9@.+ ]+")
 _SPACES = re.compile(r"\s+")
 
 
+_CYR_TABLE = str.maketrans(_CYR)
+
+
 def fold(text: str) -> str:
-    """Lowercase, transliterate Cyrillic, fold Latin spelling variants, drop accents."""
-    text = (text or "").lower()
-    text = "".join(_CYR.get(ch, ch) for ch in text)
-    text = unicodedata.normalize("NFKD", text)
-    text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    """Lowercase, transliterate Cyrillic, fold Latin spelling variants, drop accents.
+
+    One str.translate for the Cyrillic letters, and no Unicode decomposition for text that is
+    already ASCII (it has nothing to decompose): bulk imports fold every name they index."""
+    text = (text or "").lower().translate(_CYR_TABLE)
+    if not text.isascii():
+        text = unicodedata.normalize("NFKD", text)
+        text = "".join(ch for ch in text if not unicodedata.combining(ch))
     for src, dst in _LAT_FOLD:
         text = text.replace(src, dst)
     text = _NON_WORD.sub(" ", text)

@@ -1,10 +1,11 @@
+import unicodedata
 from difflib import SequenceMatcher
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kliento.customers import services
+from kliento.customers import normalize, services
 from kliento.customers.normalize import phone_digits_variants
 from kliento.customers.search import _best_ratio, levenshtein, search
 
@@ -123,3 +124,30 @@ def test_best_ratio_is_the_plain_maximum_of_difflib_ratios(exact, words):
     expected = max((SequenceMatcher(None, exact, w).ratio() * 0.6 for w in words), default=0.0)
     assert _best_ratio(memo, exact, words) * 0.6 == expected
     assert _best_ratio(memo, exact, words) * 0.6 == expected  # answered from the memo
+
+
+def _reference_fold(text: str) -> str:
+    """normalize.fold as first written: per-character transliteration, always decomposed."""
+    text = (text or "").lower()
+    text = "".join(normalize._CYR.get(ch, ch) for ch in text)
+    text = unicodedata.normalize("NFKD", text)
+    text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    for src, dst in normalize._LAT_FOLD:
+        text = text.replace(src, dst)
+    text = normalize._NON_WORD.sub(" ", text)
+    return normalize._SPACES.sub(" ", text).strip()
+
+
+_FOLD_SAMPLES = st.one_of(
+    st.sampled_from(
+        ["Иванов", "Ёлкин", "Жанна Щукина", "Müller", "Ørsted", "Σοφία", "İstanbul", "ﬁne",
+         "a̐b", "Ǆ", "Mc'Kay-Smith", "Khabibullin", "Yelena", ""]
+    ),
+    st.text(max_size=40),
+)  # fmt: skip
+
+
+@settings(max_examples=500, deadline=None)
+@given(text=_FOLD_SAMPLES)
+def test_fold_equals_the_per_character_reference(text):
+    assert normalize.fold(text) == _reference_fold(text)

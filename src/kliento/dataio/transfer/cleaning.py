@@ -11,7 +11,6 @@ inputs against the original).
 from __future__ import annotations
 
 import re
-import unicodedata
 from datetime import datetime
 from typing import Any
 
@@ -34,11 +33,8 @@ from kliento.customers.models import (
     LifecycleStage,
 )
 from kliento.customers.normalize import (
-    _CYR,
-    _LAT_FOLD,
-    _NON_WORD,
-    _SPACES,
     NormalizationError,
+    fold,
     normalize_email,
     normalize_phone,
 )
@@ -65,23 +61,8 @@ _GENDERS = {
 }  # fmt: skip
 
 
-_CYR_TABLE = str.maketrans(_CYR)
 _HAS_DIGIT_OR_AT = re.compile(r"[\d@]")
 _folded: dict[str, str] = {}
-
-
-def fold(text: str) -> str:
-    """customers.normalize.fold: one str.translate for the Cyrillic letters instead of a
-    lookup per character, and no Unicode decomposition for text that is already ASCII (it has
-    nothing to decompose)."""
-    text = (text or "").lower().translate(_CYR_TABLE)
-    if not text.isascii():
-        text = unicodedata.normalize("NFKD", text)
-        text = "".join(ch for ch in text if not unicodedata.combining(ch))
-    for src, dst in _LAT_FOLD:
-        text = text.replace(src, dst)
-    text = _NON_WORD.sub(" ", text)
-    return _SPACES.sub(" ", text).strip()
 
 
 def _fold_part(part: str) -> str:
