@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import factory
 import pytest
+from django.db import connection
 from django.test import Client
 
 from kliento.core.models import Role, Team, User
@@ -163,3 +164,34 @@ def api():
         return Client(HTTP_AUTHORIZATION=f"Bearer {raw}")
 
     return make
+
+
+@pytest.fixture
+def file_database(transactional_db, tmp_path):
+    """For tests with real concurrent threads: on SQLite, run the test against a WAL file
+    copy of the test database.
+
+    The in-memory test database is one shared-cache database, which locks whole tables and
+    fails a concurrent writer at once ("database table is locked") instead of letting it wait
+    as the file database Kliento runs on does. PostgreSQL needs nothing.
+    """
+    if connection.vendor != "sqlite":
+        yield
+        return
+    import sqlite3
+
+    path = tmp_path / "concurrent.sqlite3"
+    connection.ensure_connection()
+    target = sqlite3.connect(path)
+    connection.connection.backup(target)
+    target.close()
+    memory, name = connection.connection, connection.settings_dict["NAME"]
+    # Closing an in-memory connection would drop the database: keep it aside instead.
+    connection.connection = None
+    connection.settings_dict["NAME"] = str(path)
+    try:
+        yield
+    finally:
+        connection.close()
+        connection.settings_dict["NAME"] = name
+        connection.connection = memory

@@ -87,6 +87,7 @@ from kliento.sales.leads.services import (
     lead_create,
     lead_update,
 )
+from kliento.sales.orders import rollup
 from kliento.sales.orders.models import Order, OrderLine, OrderStatus
 from kliento.sales.orders.services import (
     MAX_PRICE,
@@ -1026,6 +1027,8 @@ class OrderHandler(_SalesHandler):
         self.statuses = _lookup(OrderStatus)
         self.channels = _lookup(Channel)
         self.made: set[int] = set()
+        # (month, owner) of the orders this batch wrote: their P&L rollup is recomputed once.
+        self.rollup_keys: set[rollup.Key] = set()
         # Order number → its first row refused while cleaning: the order is not imported.
         self.broken: dict[str, int] = {}
 
@@ -1150,6 +1153,8 @@ class OrderHandler(_SalesHandler):
                     row.errors["external_id"] = _(
                         "Not imported: row %(row)s of the same order has a problem."
                     ) % {"row": bad[0].number}
+        rollup.refresh(self.rollup_keys)
+        self.rollup_keys.clear()
 
     def by_number(self, keys: list[str]) -> dict[str, int]:
         """Order number → id of the orders the file names by their Kliento number (an orders
@@ -1251,10 +1256,12 @@ class OrderHandler(_SalesHandler):
                     for x in order.lines.select_related("product").order_by("position", "id")
                 ]
                 lines = kept + lines
+            self.rollup_keys.add(rollup.key_of(order))
             state = self.update(order, header, lines, appended=append)
         else:
             order = self.create(header, lines)
             state = "created"
+        self.rollup_keys.add(rollup.key_of(order))
         if order.pk in self.made:
             state = "created"
         ExternalRef.objects.update_or_create(

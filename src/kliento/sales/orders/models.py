@@ -24,6 +24,10 @@ class OrderStatus(models.TextChoices):
     RETURNED = "returned", pgettext_lazy("order status", "Returned")
 
 
+# Orders that bring no revenue: left out of P&L, plan actuals and the product rollup.
+NO_REVENUE_STATUSES = (OrderStatus.CANCELLED, OrderStatus.RETURNED)
+
+
 class Order(models.Model):
     number = models.CharField(_("number"), max_length=30, unique=True)
     status = models.CharField(
@@ -166,4 +170,36 @@ class OrderLine(models.Model):
                 fields=["order", "product", "quantity", "cost", "revenue_company", "discount"],
                 name="orderline_pnl_cover_idx",
             ),
+        ]
+
+
+class ProductMonth(models.Model):
+    """Order lines added up per month, owner and product: what P&L by product reads for the
+    whole months of its period instead of millions of lines.
+
+    Kept exact by `kliento.sales.orders.rollup`: every write of an order recomputes its
+    (month, owner) in the same transaction; `kliento manage pnl_rollup` rebuilds it all.
+    Months are those of the company time zone (TIME_ZONE). Orders that bring no revenue
+    (cancelled, returned) are left out, as in the report.
+    """
+
+    month = models.DateField()  # its first day
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    # The product's id, 0 for lines without a product (a unique key can't hold NULL on SQLite),
+    # -1 for the (month, owner)'s number of orders, each counted once (its sums stay zero).
+    product_key = models.BigIntegerField()
+    orders = models.PositiveIntegerField(default=0)
+    quantity = models.DecimalField(max_digits=20, decimal_places=3, default=Decimal("0"))
+    revenue = models.DecimalField(max_digits=20, decimal_places=2, default=Decimal("0"))
+    # Σ quantity × unit cost and Σ discounts in the company currency, kept unrounded.
+    cost = models.DecimalField(max_digits=26, decimal_places=5, default=Decimal("0"))
+    discounts = models.DecimalField(max_digits=30, decimal_places=10, default=Decimal("0"))
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["month", "owner", "product_key"], name="productmonth_key"
+            )
         ]

@@ -31,6 +31,7 @@ from kliento.core.services import audit_diff, audit_record
 from kliento.customers.models import Channel, Company, Contact, Direction, Interaction
 from kliento.sales.catalog.models import PriceList, PriceListItem, Product
 from kliento.sales.catalog.money import company_currency, money, rate_on
+from kliento.sales.orders import rollup
 from kliento.sales.orders.models import Order, OrderLine, OrderStatus
 
 HUNDRED = Decimal("100")
@@ -449,6 +450,7 @@ def order_create(*, user: User, data: dict[str, Any]) -> Order:
     _save_with_number(order)
     _save_lines(order, lines)
     _record_created(user=user, order=order)
+    rollup.refresh_orders(order)
     return order
 
 
@@ -568,6 +570,7 @@ def order_create_from_quote(*, user: User | None, quote) -> Order:
     _save_with_number(order)
     _save_lines(order, lines)
     _record_created(user=user, order=order, quote=quote)
+    rollup.refresh_orders(order)
     return order
 
 
@@ -617,6 +620,7 @@ def order_set_status(
     order.version += 1
     order.updated_at = timezone.now()
     order.save(update_fields=["status", "version", "updated_at"])
+    rollup.refresh_orders(order)
     audit_record(
         user=user,
         action=AuditLog.Action.UPDATE,
@@ -679,6 +683,7 @@ def order_update(
     changes = audit_diff(before, after)
     if not changes:
         return order
+    key_before = rollup.key_of(order)
     update_fields = ["note", "channel", "ordered_at", "version", "updated_at"]
     order.note, order.channel, order.ordered_at = (
         after["note"],
@@ -701,6 +706,7 @@ def order_update(
     order.version += 1
     order.updated_at = timezone.now()
     order.save(update_fields=update_fields)
+    rollup.refresh_orders(order, before=[key_before])
     audit_record(
         user=user, action=AuditLog.Action.UPDATE, entity="order", obj=order, changes=changes
     )

@@ -15,7 +15,6 @@ from decimal import Decimal
 from django.db import connection
 from django.db.models import (
     Avg,
-    Case,
     Count,
     DateField,
     DecimalField,
@@ -28,7 +27,6 @@ from django.db.models import (
     QuerySet,
     Sum,
     Value,
-    When,
 )
 from django.db.models.functions import Coalesce, NullIf
 from django.utils import timezone
@@ -36,10 +34,17 @@ from django.utils.translation import gettext as _
 
 from kliento.core.models import Team, User
 from kliento.core.permissions import record_q, scope_for, team_subtree_user_ids
-from kliento.customers.models import Interaction
+from kliento.customers.models import Interaction, RecordShare
 from kliento.sales.catalog.money import company_currency, money
 from kliento.sales.deals.models import Deal, DealStatus, Pipeline, Stage, StageChange
-from kliento.sales.orders.models import Order, OrderLine, OrderStatus
+from kliento.sales.orders import rollup
+from kliento.sales.orders.models import (
+    NO_REVENUE_STATUSES,
+    Order,
+    OrderLine,
+    ProductMonth,
+)
+from kliento.sales.orders.rollup import ALL_PRODUCTS, company_amount, line_aggregates
 from kliento.sales.reports.filters import (
     ActivityFilters,
     CycleFilters,
@@ -55,7 +60,6 @@ RATIO_FIELD = DecimalField(max_digits=30, decimal_places=10)
 DAY = 86400
 FORECAST_CATEGORIES = ("commit", "best_case", "pipeline", "omitted")
 ACTIVITY_KINDS = ("call", "meeting", "email", "note")
-EXCLUDED_ORDER_STATUSES = (OrderStatus.CANCELLED, OrderStatus.RETURNED)
 
 
 # --- shared helpers ---------------------------------------------------------------------------
@@ -740,23 +744,9 @@ def activity_records(*, user: User, f: ActivityFilters, metric: str) -> QuerySet
 # --- profit and loss --------------------------------------------------------------------------
 
 
-def _company_amount(field: str, prefix: str = ""):
-    """`field` (in the order currency) in the company currency, at the order's own rate:
-    revenue_company / (total − tax)."""
-    net = F(f"{prefix}total") - F(f"{prefix}tax_total")
-    return Case(
-        When(**{f"{prefix}currency": company_currency()}, then=F(field)),
-        default=ExpressionWrapper(
-            F(field) * F(f"{prefix}revenue_company") / NullIf(net, Value(ZERO)),
-            output_field=RATIO_FIELD,
-        ),
-        output_field=RATIO_FIELD,
-    )
-
-
 def _order_q(user: User, f: PnlFilters, prefix: str = "") -> Q:
     q = owner_filter_q(user, f, entity="order", prefix=prefix)
-    q &= ~Q(**{f"{prefix}status__in": EXCLUDED_ORDER_STATUSES})
+    q &= ~Q(**{f"{prefix}status__in": NO_REVENUE_STATUSES})
     q &= Q(
         **{
             f"{prefix}ordered_at__gte": start_of(f.date_from),
@@ -768,21 +758,12 @@ def _order_q(user: User, f: PnlFilters, prefix: str = "") -> Q:
 
 def _pnl_aggregates(by: str) -> dict:
     if by == "product":
-        return {
-            "orders": Count("order_id", distinct=True),
-            "qty": Coalesce(Sum("quantity"), Value(ZERO)),
-            "revenue": Coalesce(Sum("revenue_company"), Value(ZERO)),
-            "costs": Coalesce(
-                Sum(ExpressionWrapper(F("quantity") * F("cost"), output_field=RATIO_FIELD)),
-                Value(ZERO),
-            ),
-            "discounts": Coalesce(Sum(_company_amount("discount", "order__")), Value(ZERO)),
-        }
+        return line_aggregates()
     return {
         "orders": Count("id"),
         "revenue": Coalesce(Sum("revenue_company"), Value(ZERO)),
         "costs": Coalesce(Sum("cost_company"), Value(ZERO)),
-        "discounts": Coalesce(Sum(_company_amount("discount_total")), Value(ZERO)),
+        "discounts": Coalesce(Sum(company_amount("discount_total")), Value(ZERO)),
     }
 
 
@@ -796,6 +777,10 @@ PNL_KEYS = {"company": "company_id", "contact": "contact_id", "product": "produc
 
 
 def pnl_querysets(*, user: User, f: PnlFilters) -> dict[str, QuerySet]:
+    if f.by == "product":
+        split = _rollup_split(user, f)
+        if split is not None:
+            return _pnl_product_querysets(user, f, *split)
     base = pnl_base(user=user, f=f)
     key = PNL_KEYS[f.by]
     aggregates = _pnl_aggregates(f.by)
@@ -853,11 +838,135 @@ def _pnl_labels(by: str, ids: list) -> dict:
     }
 
 
+def _rollup_split(user: User, f: PnlFilters):
+    """(owners, first whole month, end of the whole months) when P&L by product can read the
+    whole months of its period from the product rollup, else None: the period holds no whole
+    month, the user sees orders shared with them one by one, or another time zone is active
+    than the rollup's. `owners` is None for every owner."""
+    if not (f.date_from and f.date_to):
+        return None
+    first = rollup.first_of_month(f.date_from)
+    if first != f.date_from:
+        first = rollup.next_month(first)
+    end = rollup.first_of_month(f.date_to + dt.timedelta(days=1))
+    if first >= end:
+        return None
+    if timezone.get_current_timezone_name() != timezone.get_default_timezone_name():
+        return None
+    scope = scope_for(user)
+    owners: set[int] | None = None
+    if not scope.read_all:
+        if RecordShare.objects.filter(user_id=user.pk, entity="order").exists():
+            return None
+        owners = set(scope.owner_ids)
+    if f.owner:
+        owners = {f.owner} if owners is None else owners & {f.owner}
+    if f.team:
+        members = team_members(f.team)
+        owners = members if owners is None else owners & members
+    return owners, first, end
+
+
+def _pnl_product_querysets(
+    user: User, f: PnlFilters, owners: set[int] | None, first: dt.date, end: dt.date
+) -> dict[str, QuerySet]:
+    """P&L by product from the rollup for the whole months [first, end) and from the order
+    lines for the days before and after them (their sums, and their number of orders)."""
+    months = ProductMonth.objects.filter(month__gte=first, month__lt=end)
+    if owners is not None:
+        months = months.filter(owner_id__in=sorted(owners))
+    months = (
+        months.values("product_key")
+        .annotate(
+            orders_sum=Sum("orders"),
+            qty=Sum("quantity"),
+            revenue=Sum("revenue"),
+            costs=Sum("cost", output_field=RATIO_FIELD),
+            discounts=Sum("discounts", output_field=RATIO_FIELD),
+        )
+        .order_by()
+    )
+    day_after = f.date_to + dt.timedelta(days=1)
+    spans = [(f.date_from, first), (end, day_after)]
+    spans = [(a, b) for a, b in spans if a < b]
+    querysets = {"months": months}
+    if spans:
+        edges = Q()
+        for a, b in spans:
+            edges |= Q(order__ordered_at__gte=start_of(a), order__ordered_at__lt=start_of(b))
+        base = OrderLine.objects.filter(
+            owner_filter_q(user, f, entity="order", prefix="order__"),
+            edges,
+            ~Q(order__status__in=NO_REVENUE_STATUSES),
+        )
+        querysets["edges"] = base.values("product_id").annotate(**line_aggregates()).order_by()
+        querysets["edge_orders"] = (
+            base.order_by()
+            .annotate(grouping=Value(1))
+            .values("grouping")
+            .annotate(orders=Count("order_id", distinct=True))
+            .values("orders")
+        )
+    return querysets
+
+
+PNL_SORT_KEYS = {"cost": "costs"}
+PNL_MEASURES = ("orders", "qty", "revenue", "costs", "discounts")
+
+
+def _pnl_product_rows(qs: dict[str, QuerySet], f: PnlFilters) -> tuple[list[dict], dict]:
+    """Merge the rollup's and the edge days' sums per product; the top rows and the totals."""
+    sums: dict[int | None, dict] = {}
+
+    def add(product_id, r: dict) -> None:
+        row = sums.get(product_id)
+        if row is None:
+            row = sums[product_id] = {"product_id": product_id, "orders": 0}
+            row.update(dict.fromkeys(PNL_MEASURES[1:], ZERO))
+        row["orders"] += int(r["orders"] or 0)
+        for m in PNL_MEASURES[1:]:
+            row[m] += Decimal(r[m] or 0)
+
+    orders = 0  # each order once, though it may have several products
+    for r in qs["months"]:
+        if r["product_key"] == ALL_PRODUCTS:
+            orders += r["orders_sum"] or 0
+        else:
+            add(r["product_key"] or None, {**r, "orders": r["orders_sum"]})
+    for r in qs.get("edges", ()):
+        add(r["product_id"], r)
+    for r in qs.get("edge_orders", ()):
+        orders += r["orders"] or 0
+    totals = {"orders": orders, **dict.fromkeys(PNL_MEASURES[1:], ZERO)}
+    for row in sums.values():
+        for m in PNL_MEASURES[1:]:
+            totals[m] += row[m]
+        row["margin"] = row["revenue"] - row["costs"]
+        row["margin_pct"] = row["margin"] * 100 / row["revenue"] if row["revenue"] else None
+    key = PNL_SORT_KEYS.get(f.sort, f.sort)
+    ordered = sorted(
+        sums.values(),
+        key=lambda r: (
+            r[key] is None,
+            -(r[key] or 0),
+            r["product_id"] is None,
+            r["product_id"] or 0,
+        ),
+    )
+    return ordered[: f.top], totals
+
+
 def pnl(*, user: User, f: PnlFilters) -> dict:
     qs = pnl_querysets(user=user, f=f)
     key = PNL_KEYS[f.by]
-    raw = list(qs["top"])
+    if "months" in qs:
+        raw, total_row = _pnl_product_rows(qs, f)
+        total_rows = [total_row]
+    else:
+        raw = list(qs["top"])
+        total_rows = list(qs["totals"])
     labels = _pnl_labels(f.by, [r[key] for r in raw])
+
     none_label = {
         "company": _("No company"),
         "contact": _("No contact"),
@@ -871,7 +980,6 @@ def pnl(*, user: User, f: PnlFilters) -> dict:
         }
         for r in raw
     ]
-    total_rows = list(qs["totals"])
     totals = (
         _pnl_row(total_rows[0])
         if total_rows
@@ -899,15 +1007,15 @@ def pnl_records(*, user: User, f: PnlFilters, key: str | None) -> QuerySet:
     if f.by == "product":
         return (
             base.annotate(
-                revenue=_company_amount("net", "order__"),
+                revenue=company_amount("net", "order__"),
                 line_cost=ExpressionWrapper(F("quantity") * F("cost"), output_field=RATIO_FIELD),
-                discount_company=_company_amount("discount", "order__"),
+                discount_company=company_amount("discount", "order__"),
             )
             .select_related("order", "product", "order__company", "order__contact")
             .order_by("-order__ordered_at", "-order_id", "id")
         )
     return (
-        base.annotate(discount_company=_company_amount("discount_total"))
+        base.annotate(discount_company=company_amount("discount_total"))
         .select_related("company", "contact", "owner")
         .order_by("-ordered_at", "-id")
     )

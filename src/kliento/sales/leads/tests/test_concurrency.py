@@ -12,37 +12,7 @@ from kliento.customers.models import Interaction
 from kliento.sales.leads import services
 from kliento.sales.leads.models import Lead
 
-pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(autouse=True)
-def file_database(transactional_db, tmp_path):
-    """On SQLite, run the test against a WAL file copy of the test database.
-
-    The in-memory test database is one shared-cache database, which locks whole tables and
-    fails a concurrent writer at once ("database table is locked") instead of letting it wait
-    as the file database Kliento runs on does. PostgreSQL needs nothing.
-    """
-    if connection.vendor != "sqlite":
-        yield
-        return
-    import sqlite3
-
-    path = tmp_path / "capture.sqlite3"
-    connection.ensure_connection()
-    target = sqlite3.connect(path)
-    connection.connection.backup(target)
-    target.close()
-    memory, name = connection.connection, connection.settings_dict["NAME"]
-    # Closing an in-memory connection would drop the database: keep it aside instead.
-    connection.connection = None
-    connection.settings_dict["NAME"] = str(path)
-    try:
-        yield
-    finally:
-        connection.close()
-        connection.settings_dict["NAME"] = name
-        connection.connection = memory
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("file_database")]
 
 
 CLIENTS = 6

@@ -26,6 +26,7 @@ import pytest
 
 from kliento.customers.models import Interaction
 from kliento.sales.deals.models import Deal, StageChange
+from kliento.sales.orders import rollup
 from kliento.sales.orders.models import Order, OrderLine
 
 D = Decimal
@@ -84,6 +85,7 @@ def _order(
             cost=product.cost,
             revenue_company=(q * p - d) * D(rate),
         )
+    rollup.refresh_orders(order)  # as the order services do
     return order
 
 
