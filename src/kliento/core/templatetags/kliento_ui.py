@@ -9,7 +9,6 @@ from html import escape as _escape
 from django import template
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
-from django.utils.dates import MONTHS_3
 from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
@@ -209,7 +208,7 @@ def _day_formatter():
 @lru_cache(maxsize=4096)
 def _day(day, language: str) -> str:
     # A list page shows 100 dates; formatting each through DateFormat was a tenth of its time.
-    return date_format(day, "j M Y")
+    return date_format(day, "DATE_FORMAT")
 
 
 def _labels():
@@ -328,17 +327,16 @@ def related_link(interaction) -> str:
 
 
 def _datetime_formatter():
-    """value -> (`date_format(value, "c")`, escaped `date_format(value, "j M Y, H:i")`) in the
-    local zone, with the zone and the month names looked up once for a whole page."""
+    """value -> (`date_format(value, "c")`, escaped `date_format(value, "DATETIME_FORMAT")`)
+    in the local zone, with the zone and language looked up once for a whole page. The date
+    part is `_day`'s (cached): DATETIME_FORMAT is DATE_FORMAT, a comma and H:i in every
+    language (kliento/formats)."""
     tz = timezone.get_current_timezone()
-    months: dict[int, str] = {}
+    language = get_language()
 
     def when(value) -> tuple[str, str]:
         local = value.astimezone(tz)
-        month = months.get(local.month)
-        if month is None:
-            month = months[local.month] = _e(MONTHS_3[local.month].title())
-        shown = f"{local.day} {month} {local.year:04d}, {local.hour:02d}:{local.minute:02d}"
+        shown = f"{_e(_day(local.date(), language))}, {local.hour:02d}:{local.minute:02d}"
         return _e(local.isoformat()), shown
 
     return when

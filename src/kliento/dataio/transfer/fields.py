@@ -465,6 +465,24 @@ DEAL_FIELDS: dict[str, tuple] = {
         ["loss note", "loss comment", "комментарий к проигрышу"],
     ),
     "source": (gettext_lazy("Source"), ["source", "источник"]),
+    # The real dates of a deal brought over from another CRM (set when it is created or closed
+    # by the import), so its age and the sales cycle are right.
+    "created_at": (
+        gettext_lazy("Created"),
+        ["created", "created at", "date created", "создан", "создана", "дата создания"],
+    ),
+    "closed_at": (
+        gettext_lazy("Closed on (won or lost)"),
+        [
+            "closed",
+            "closed at",
+            "closed on",
+            "date closed",
+            "закрыта",
+            "дата закрытия сделки",
+            "фактическая дата закрытия",
+        ],
+    ),
 }
 ORDER_FIELDS: dict[str, tuple] = {
     "external_id": (

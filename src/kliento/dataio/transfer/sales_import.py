@@ -765,7 +765,13 @@ class DealHandler(_SalesHandler):
     won or lost (with the loss reason) or reopened, as a person would do it by hand.
 
     Matched by external id; a row without one matches the deal of the same name, pipeline
-    and customer."""
+    and customer.
+
+    The file's dates are the deal's real ones (a migration from another CRM, a full export
+    read back): a new deal is created on its created_at, and a won or lost deal is closed on
+    its closed_at, so the deal's age and the sales cycle are what they were. A closed deal
+    without a created date starts on its close date (never after it). The created date of a
+    known deal is left as it is; a different close date closes it again on that date."""
 
     renames = {"reason": "loss_reason", "note": "loss_note"}
 
@@ -873,6 +879,12 @@ class DealHandler(_SalesHandler):
             values["loss_reason"] = self.reasons[key]
         if row.raw.get("loss_note", "").strip():
             values["loss_note"] = row.raw["loss_note"].strip()
+        for field in ("created_at", "closed_at"):
+            moment = self.moment(row, field)
+            if moment is not None:
+                values[field] = moment
+        if status == DealStatus.OPEN and "closed_at" in values:
+            row.errors["closed_at"] = _open_deal_dated()
         if status == DealStatus.LOST and not reason:
             row.errors[self.mapped("loss_reason", "status")] = _("Say why the deal was lost.")
         if not values.get("name") and not row.raw.get("external_id", "").strip():
@@ -946,13 +958,21 @@ class DealHandler(_SalesHandler):
             data["contact"] = contact_id
         if company_id:
             data["company"] = company_id
-        deal = deal_create(user=self.user, data=data)
+        created_at = values.get("created_at")
+        closed_at = values.get("closed_at")
+        if created_at is None and closed_at is not None:
+            created_at = min(closed_at, timezone.now())
+        deal = deal_create(user=self.user, data=data, created_at=created_at)
         return self.close(deal, values)
 
     def close(self, deal: Deal, values: dict[str, Any]) -> Deal:
+        """Win or lose the deal as the row says, on the row's close date (default now)."""
         status = values.get("status", DealStatus.OPEN)
+        closed_at = values.get("closed_at")
+        if status == DealStatus.OPEN and closed_at is not None:
+            raise ValidationFailedError(fields={"closed_at": _open_deal_dated()})
         if status == DealStatus.WON and deal.status != DealStatus.WON:
-            deal = deal_win(user=self.user, deal=deal)
+            deal = deal_win(user=self.user, deal=deal, closed_at=closed_at)
         elif status == DealStatus.LOST and deal.status != DealStatus.LOST:
             if values.get("loss_reason") is None:
                 raise ValidationFailedError(fields={"loss_reason": _("Say why the deal was lost.")})
@@ -961,6 +981,7 @@ class DealHandler(_SalesHandler):
                 deal=deal,
                 reason=values["loss_reason"],
                 note=values.get("loss_note", ""),
+                closed_at=closed_at,
             )
         return deal
 
@@ -991,10 +1012,16 @@ class DealHandler(_SalesHandler):
             (values.get("loss_reason") and values["loss_reason"].pk != deal.loss_reason_id)
             or ("loss_note" in values and values["loss_note"] != deal.loss_note)
         )
-        if not (data or move or relose or status != deal.status):
+        # The same outcome on another date (the file corrects a close date): closed again.
+        redate = (
+            status == deal.status != DealStatus.OPEN
+            and values.get("closed_at") is not None
+            and values["closed_at"] != deal.closed_at
+        )
+        if not (data or move or relose or redate or status != deal.status):
             return "skipped"
         reason = values.get("loss_reason") or deal.loss_reason  # a reopened deal forgets it
-        if deal.status != DealStatus.OPEN and (status != deal.status or move or relose):
+        if deal.status != DealStatus.OPEN and (status != deal.status or move or relose or redate):
             deal = deal_reopen(user=self.user, deal=deal)
         if move:
             if stage.pipeline_id != deal.pipeline_id:
@@ -1005,6 +1032,10 @@ class DealHandler(_SalesHandler):
             deal = deal_update(user=self.user, deal=deal, data=data)
         self.close(deal, {**values, "status": status, "loss_reason": reason})
         return "updated"
+
+
+def _open_deal_dated() -> str:
+    return _("An open deal has no close date: give the status won or lost, or no date.")
 
 
 # --- orders ---------------------------------------------------------------------------------

@@ -124,18 +124,28 @@ def _snapshot(deal: Deal) -> dict[str, Any]:
     return {name: getattr(deal, name) for name in AUDITED}
 
 
-def _audit(user: User, action: str, deal: Deal, before: dict[str, Any]) -> None:
+def _audit(
+    user: User, action: str, deal: Deal, before: dict[str, Any], extra: dict | None = None
+) -> None:
     after = _snapshot(deal) if action != AuditLog.Action.DELETE else {}
-    audit_record(
-        user=user, action=action, entity="deal", obj=deal, changes=audit_diff(before, after)
-    )
+    changes = {**audit_diff(before, after), **(extra or {})}
+    audit_record(user=user, action=action, entity="deal", obj=deal, changes=changes)
 
 
-def _timeline(user: User | None, deal: Deal, subject: str, body: str = "") -> None:
-    """A note on the deal's customer timeline (nothing when the deal has no customer)."""
+def _given_date(name: str, value: dt.datetime | None) -> dict[str, list]:
+    """The audit entry of a date given explicitly (an import), none for the default "now"."""
+    return {name: [None, value.isoformat()]} if value is not None else {}
+
+
+def _timeline(
+    user: User | None, deal: Deal, subject: str, body: str = "", *, at: dt.datetime | None = None
+) -> None:
+    """A note on the deal's customer timeline (nothing when the deal has no customer), dated
+    `at` (default now)."""
     if not deal.contact_id and not deal.company_id:
         return
     Interaction.objects.create(
+        occurred_at=at or timezone.now(),
         kind=InteractionKind.NOTE,
         channel="other",
         direction=Direction.INTERNAL,
@@ -170,6 +180,22 @@ def _stage_change(
         seconds_in_from=max(seconds, 0) if seconds is not None else None,
         user=user,
     )
+
+
+def _past_moment(value: dt.datetime, field: str, now: dt.datetime) -> dt.datetime:
+    """A date the caller gives instead of "now" (the real dates of a deal brought over from
+    another system): aware (a naive one is in the current time zone) and not in the future."""
+    if not isinstance(value, dt.datetime):
+        raise ValidationFailedError(
+            _("Some fields are invalid."), fields={field: _("Expected a date and time.")}
+        )
+    if timezone.is_naive(value):
+        value = timezone.make_aware(value)
+    if value > now:
+        raise ValidationFailedError(
+            _("Some fields are invalid."), fields={field: _("The date is in the future.")}
+        )
+    return value
 
 
 def _as_stage(stage: Stage | int | str) -> Stage:
@@ -411,21 +437,35 @@ def _amount_company(deal: Deal) -> None:
 
 
 @transaction.atomic
-def deal_create(*, user: User, data: dict[str, Any]) -> Deal:
-    """A new open deal in the given (or default) pipeline's given (or first) stage."""
+def deal_create(*, user: User, data: dict[str, Any], created_at: dt.datetime | None = None) -> Deal:
+    """A new open deal in the given (or default) pipeline's given (or first) stage.
+
+    `created_at` (default now) is for imports and the system only, not a field a person
+    sets: a deal brought over from another CRM keeps the day it was really opened, so its
+    age and the sales cycle count from then. It must not be in the future."""
     _require_may_write(user)
     values = _deal_clean(user, data, None)
     values.setdefault("owner", user)
     now = timezone.now()
-    deal = Deal(**values, stage_entered_at=now, created_at=now, updated_at=now)
+    since = now if created_at is None else _past_moment(created_at, "created_at", now)
+    deal = Deal(**values, stage_entered_at=since, created_at=since, updated_at=now)
     _amount_company(deal)
     deal.save()
-    _stage_change(user, deal, from_stage=None, to_stage=deal.stage, status=DealStatus.OPEN, now=now)
-    _audit(user, AuditLog.Action.CREATE, deal, {})
+    _stage_change(
+        user, deal, from_stage=None, to_stage=deal.stage, status=DealStatus.OPEN, now=since
+    )
+    _audit(
+        user,
+        AuditLog.Action.CREATE,
+        deal,
+        {},
+        _given_date("created_at", since if created_at else None),
+    )
     _timeline(
         user,
         deal,
         _("Deal created: %(name)s (%(stage)s)") % {"name": deal.name, "stage": deal.stage.name},
+        at=since,
     )
     return deal
 
@@ -563,7 +603,13 @@ def deal_change_pipeline(
     return deal
 
 
-def _close(user: User, deal: Deal, status: str, expected_version: int | None) -> tuple[Deal, dict]:
+def _close(
+    user: User | None,
+    deal: Deal,
+    status: str,
+    expected_version: int | None,
+    closed_at: dt.datetime | None,
+) -> tuple[Deal, dict]:
     deal = _lock(deal)
     _require_write(user, deal)
     _check_version(deal, expected_version)
@@ -573,27 +619,52 @@ def _close(user: User, deal: Deal, status: str, expected_version: int | None) ->
             if deal.status == DealStatus.WON
             else _("This deal is already lost.")
         )
-    before = _snapshot(deal)
     now = timezone.now()
-    _stage_change(user, deal, from_stage=deal.stage, to_stage=deal.stage, status=status, now=now)
+    at = now if closed_at is None else _past_moment(closed_at, "closed_at", now)
+    if closed_at is not None and at < deal.created_at:
+        raise ValidationFailedError(
+            _("Some fields are invalid."),
+            fields={
+                "closed_at": _("The deal was created on %(created)s, after this date.")
+                % {"created": timezone.localtime(deal.created_at).strftime("%Y-%m-%d %H:%M")}
+            },
+        )
+    before = _snapshot(deal)
+    _stage_change(user, deal, from_stage=deal.stage, to_stage=deal.stage, status=status, now=at)
     deal.status = status
-    deal.closed_at = now
+    deal.closed_at = at
     deal.version += 1
     deal.updated_at = now
     return deal, before
 
 
 @transaction.atomic
-def deal_win(*, user: User | None, deal: Deal, expected_version: int | None = None) -> Deal:
-    """Close an open deal as won (409 when it is closed already); `user=None`: the system."""
-    deal, before = _close(user, deal, DealStatus.WON, expected_version)
+def deal_win(
+    *,
+    user: User | None,
+    deal: Deal,
+    expected_version: int | None = None,
+    closed_at: dt.datetime | None = None,
+) -> Deal:
+    """Close an open deal as won (409 when it is closed already); `user=None`: the system.
+
+    `closed_at` (default now) is for imports and the system only: the real close date of a
+    deal brought over from another CRM, not in the future nor before the deal was created."""
+    deal, before = _close(user, deal, DealStatus.WON, expected_version, closed_at)
     deal.save(update_fields=["status", "closed_at", "version", "updated_at"])
-    _audit(user, AuditLog.Action.UPDATE, deal, before)
+    _audit(
+        user,
+        AuditLog.Action.UPDATE,
+        deal,
+        before,
+        _given_date("closed_at", deal.closed_at if closed_at else None),
+    )
     _timeline(
         user,
         deal,
         _("Deal won: %(name)s, %(amount)s %(currency)s")
         % {"name": deal.name, "amount": money(deal.amount), "currency": deal.currency},
+        at=deal.closed_at,
     )
     return deal
 
@@ -646,7 +717,9 @@ def deal_lose(
     reason: LossReason | int | str | None,
     note: str = "",
     expected_version: int | None = None,
+    closed_at: dt.datetime | None = None,
 ) -> Deal:
+    """Close an open deal as lost, for a reason. `closed_at`: as for `deal_win`."""
     errors: dict[str, str] = {}
     if isinstance(reason, LossReason):
         loss_reason = reason
@@ -664,18 +737,25 @@ def deal_lose(
         errors["note"] = _("At most %(n)s characters.") % {"n": 5000}
     if errors:
         raise ValidationFailedError(_("Some fields are invalid."), fields=errors)
-    deal, before = _close(user, deal, DealStatus.LOST, expected_version)
+    deal, before = _close(user, deal, DealStatus.LOST, expected_version, closed_at)
     deal.loss_reason = loss_reason
     deal.loss_note = note
     deal.save(
         update_fields=["status", "closed_at", "loss_reason", "loss_note", "version", "updated_at"]
     )
-    _audit(user, AuditLog.Action.UPDATE, deal, before)
+    _audit(
+        user,
+        AuditLog.Action.UPDATE,
+        deal,
+        before,
+        _given_date("closed_at", deal.closed_at if closed_at else None),
+    )
     _timeline(
         user,
         deal,
         _("Deal lost: %(name)s (%(reason)s)") % {"name": deal.name, "reason": loss_reason.name},
         note,
+        at=deal.closed_at,
     )
     return deal
 

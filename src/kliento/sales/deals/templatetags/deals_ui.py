@@ -98,7 +98,7 @@ class _Cards:
     def close_date(self, day) -> str:
         text = self.dates.get(day)
         if text is None:
-            text = self.dates[day] = _e(date_format(day, "j M"))
+            text = self.dates[day] = _e(date_format(day, "MONTH_DAY_FORMAT"))
         return text
 
     def card(self, deal) -> str:

@@ -4,6 +4,7 @@ reports' big tables rendered in Python."""
 from __future__ import annotations
 
 from django import template
+from django.contrib.humanize.templatetags.humanize import intcomma
 from django.template.base import render_value_in_context
 from django.template.defaultfilters import floatformat, stringformat
 from django.utils.safestring import mark_safe
@@ -81,7 +82,7 @@ def forecast_rows(context, rows) -> str:
         links = r["links"]
         out.append(
             f'\n      <tr>\n        <th scope="row">{_value(context, r["label"])}</th>'
-            f"{td}{_num(context, links['open'], r['open_count'], r['open_count'])}</td>"
+            f"{td}{_num(context, links['open'], r['open_count'], intcomma(r['open_count']))}</td>"
             f"{td}{_num(context, links['open'], r['amount'], _whole(r['amount']))}</td>"
             f"{td}{_num(context, None, r['weighted'], _whole(r['weighted']))}</td>"
             f"{td}{_num(context, links['won'], r['won'], _whole(r['won']))}</td>"
@@ -108,14 +109,14 @@ def cycle_funnel_rows(context, rows) -> str:
         out.append(
             f'\n      <tr>\n        <th scope="row">{_value(context, r["name"])}</th>'
             f"{td}{_value(context, r['probability'])}%</td>"
-            f"{td}{_num(context, links['reached'], r['reached'], r['reached'])}</td>"
-            f"{td}{_value(context, r['next_reached'])}</td>"
+            f"{td}{_num(context, links['reached'], r['reached'], intcomma(r['reached']))}</td>"
+            f"{td}{_value(context, intcomma(r['next_reached']))}</td>"
             f"{td}{conversion}</td>"
             f'\n        <td class="right num{over}">'
             f"{'—' if avg is None else _value(context, avg)}</td>"
             f'\n        <td class="right num muted">{_value(context, expected or "—")}</td>'
-            f"{td}{_num(context, links['open'], r['open'], r['open'])}</td>"
-            f"{td}{_num(context, links['lost'], r['lost'], r['lost'])}</td>"
+            f"{td}{_num(context, links['open'], r['open'], intcomma(r['open']))}</td>"
+            f"{td}{_num(context, links['lost'], r['lost'], intcomma(r['lost']))}</td>"
             "\n      </tr>\n    "
         )
     return mark_safe("".join(out))  # noqa: S308 - every value went through _value
@@ -130,16 +131,15 @@ def cycle_breakdown_rows(context, rows, basis: str) -> str:
         links = r["links"]
         open_cell = ""
         if basis == "created":
-            open_cell = (
-                f'<td class="right num">{_num(context, links["open"], r["open"], r["open"])}</td>'
-            )
+            cell = _num(context, links["open"], r["open"], intcomma(r["open"]))
+            open_cell = f'<td class="right num">{cell}</td>'
         rate = "—" if r["win_rate"] is None else _bar(context, r["win_rate"])
         cycle = "—" if r["cycle_days"] is None else r["cycle_days"]
         out.append(
             f'\n      <tr>\n        <th scope="row">{_value(context, r["label"])}</th>'
-            f"{td}{_num(context, links['deals'], r['deals'], r['deals'])}</td>"
-            f"{td}{_num(context, links['won'], r['won'], r['won'])}</td>"
-            f"{td}{_num(context, links['lost'], r['lost'], r['lost'])}</td>"
+            f"{td}{_num(context, links['deals'], r['deals'], intcomma(r['deals']))}</td>"
+            f"{td}{_num(context, links['won'], r['won'], intcomma(r['won']))}</td>"
+            f"{td}{_num(context, links['lost'], r['lost'], intcomma(r['lost']))}</td>"
             f"\n        {open_cell}"
             f"{td}{rate}</td>"
             f"{td}{_whole(r['won_amount'])}</td>"

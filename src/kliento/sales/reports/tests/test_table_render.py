@@ -17,12 +17,12 @@ pytestmark = pytest.mark.django_db
 
 NUM = '{% include "reports/partials/_num.html" with '
 
-# The loops as the templates had them, whitespace included.
+# The loops as the templates had them, whitespace included (counts grouped by |intcomma).
 FORECAST_LOOP = (
     "{% for r in data.rows %}\n"
     "      <tr>\n"
     '        <th scope="row">{{ r.label }}</th>\n'
-    f'        <td class="right num">{NUM}url=r.links.open value=r.open_count text=r.open_count %}}</td>\n'
+    f'        <td class="right num">{NUM}url=r.links.open value=r.open_count text=r.open_count|intcomma %}}</td>\n'
     f'        <td class="right num">{NUM}url=r.links.open value=r.amount text=r.amount|floatformat:"0g" %}}</td>\n'
     f'        <td class="right num">{NUM}value=r.weighted text=r.weighted|floatformat:"0g" %}}</td>\n'
     f'        <td class="right num">{NUM}url=r.links.won value=r.won text=r.won|floatformat:"0g" %}}</td>\n'
@@ -40,13 +40,13 @@ FUNNEL_LOOP = (
     "      <tr>\n"
     '        <th scope="row">{{ r.name }}</th>\n'
     '        <td class="right num">{{ r.probability }}%</td>\n'
-    f'        <td class="right num">{NUM}url=r.links.reached value=r.reached text=r.reached %}}</td>\n'
-    '        <td class="right num">{{ r.next_reached }}</td>\n'
+    f'        <td class="right num">{NUM}url=r.links.reached value=r.reached text=r.reached|intcomma %}}</td>\n'
+    '        <td class="right num">{{ r.next_reached|intcomma }}</td>\n'
     '        <td class="right num">{% if r.conversion is not None %}<span class="bar-cell" style="--pct: {{ r.conversion|stringformat:\'s\' }}%"><span>{{ r.conversion }}%</span></span>{% else %}—{% endif %}</td>\n'
     '        <td class="right num{% if r.expected_days and r.avg_days and r.avg_days > r.expected_days %} over{% endif %}">{% if r.avg_days is not None %}{{ r.avg_days }}{% else %}—{% endif %}</td>\n'
     '        <td class="right num muted">{{ r.expected_days|default:"—" }}</td>\n'
-    f'        <td class="right num">{NUM}url=r.links.open value=r.open text=r.open %}}</td>\n'
-    f'        <td class="right num">{NUM}url=r.links.lost value=r.lost text=r.lost %}}</td>\n'
+    f'        <td class="right num">{NUM}url=r.links.open value=r.open text=r.open|intcomma %}}</td>\n'
+    f'        <td class="right num">{NUM}url=r.links.lost value=r.lost text=r.lost|intcomma %}}</td>\n'
     "      </tr>\n"
     "    {% endfor %}"
 )  # fmt: skip
@@ -55,10 +55,10 @@ BREAKDOWN_LOOP = (
     "{% for r in data.breakdown %}\n"
     "      <tr>\n"
     '        <th scope="row">{{ r.label }}</th>\n'
-    f'        <td class="right num">{NUM}url=r.links.deals value=r.deals text=r.deals %}}</td>\n'
-    f'        <td class="right num">{NUM}url=r.links.won value=r.won text=r.won %}}</td>\n'
-    f'        <td class="right num">{NUM}url=r.links.lost value=r.lost text=r.lost %}}</td>\n'
-    f'        {{% if f.basis == "created" %}}<td class="right num">{NUM}url=r.links.open value=r.open text=r.open %}}</td>{{% endif %}}\n'
+    f'        <td class="right num">{NUM}url=r.links.deals value=r.deals text=r.deals|intcomma %}}</td>\n'
+    f'        <td class="right num">{NUM}url=r.links.won value=r.won text=r.won|intcomma %}}</td>\n'
+    f'        <td class="right num">{NUM}url=r.links.lost value=r.lost text=r.lost|intcomma %}}</td>\n'
+    f'        {{% if f.basis == "created" %}}<td class="right num">{NUM}url=r.links.open value=r.open text=r.open|intcomma %}}</td>{{% endif %}}\n'
     '        <td class="right num">{% if r.win_rate is not None %}<span class="bar-cell" style="--pct: {{ r.win_rate|stringformat:\'s\' }}%"><span>{{ r.win_rate }}%</span></span>{% else %}—{% endif %}</td>\n'
     '        <td class="right num">{{ r.won_amount|floatformat:"0g" }}</td>\n'
     '        <td class="right num">{{ r.cycle_days|default_if_none:"—" }}</td>\n'
@@ -68,7 +68,7 @@ BREAKDOWN_LOOP = (
 
 
 def _both(context: dict, loop: str, tag: str) -> tuple[str, str]:
-    slow = Template("{% load i18n %}" + loop).render(Context(context))
+    slow = Template("{% load i18n humanize %}" + loop).render(Context(context))
     fast = Template("{% load reports_ui %}" + tag).render(Context(context))
     return fast, slow
 

@@ -63,14 +63,19 @@
       var col = document.querySelector('.board-col[data-stage="' + stageId + '"]');
       if (!col) return;
       var c = columns[stageId];
-      col.querySelector("[data-col-count]").textContent = c.count;
+      col.querySelector("[data-col-count]").textContent = grouped(c.count);
       col.querySelector("[data-col-total]").textContent = c.total_display;
       var empty = col.querySelector(".board-col-empty");
       if (empty) empty.hidden = c.count > 0;
       count += c.count;
     });
     var total = document.querySelector("[data-board-count]");
-    if (total) total.textContent = count;
+    if (total) total.textContent = grouped(count);
+  }
+
+  // A count as the page writes it: "1,234" in English, "1 234" in Russian (|intcomma).
+  function grouped(n) {
+    return Number(n).toLocaleString(document.documentElement.lang || undefined);
   }
 
   function refreshEmpty(col) {
