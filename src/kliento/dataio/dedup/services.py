@@ -42,6 +42,7 @@ from kliento.customers.models import (
     tags_from_db,
     tags_to_db,
 )
+from kliento.customers.normalize import fold
 from kliento.customers.search import index_company, index_contact, unindex
 from kliento.dataio.dedup.models import DedupJob, DuplicatePair, MergeRecord
 
@@ -102,15 +103,28 @@ def _union(a: list, b: list) -> list:
     return a + [x for x in b if x not in a]
 
 
+def _names_swapped(a, b) -> bool:
+    """True when `b` holds `a`'s first and last names the other way round (any alphabet)."""
+    first, last = fold(a.first_name), fold(a.last_name)
+    return bool(first and last and first != last) and (
+        (fold(b.first_name), fold(b.last_name)) == (last, first)
+    )
+
+
 def merged_values(
     entity: str, survivor, other, field_choices: dict[str, str] | None = None
 ) -> dict[str, Any]:
     """The survivor's values after the merge: per field the chosen record's value, by default
-    the newest non-empty one; lists united, dicts merged with the survivor winning."""
+    the newest non-empty one; lists united, dicts merged with the survivor winning. Two
+    exceptions, unless chosen: the owner stays the survivor's (whoever imported or typed the
+    newer copy does not take the customer, and its history, away from the rep who has it), and
+    names that are the survivor's in the other order keep the survivor's order (nothing says
+    the newer record is the right one)."""
     field_choices = field_choices or {}
     newer_is_other = (other.updated_at or other.created_at) > (
         survivor.updated_at or survivor.created_at
     )
+    keep_names = entity == "contact" and _names_swapped(survivor, other)
     values: dict[str, Any] = {}
     for field in merge_fields(entity):
         mine, theirs = getattr(survivor, field), getattr(other, field)
@@ -121,6 +135,8 @@ def merged_values(
             value = mine
         elif choice == "other":
             value = theirs
+        elif field == "owner_id" or (keep_names and field in ("first_name", "last_name")):
+            value = mine
         elif field in UNION_FIELDS:
             value = _union(mine or [], theirs or [])
         elif field in DICT_FIELDS:

@@ -153,6 +153,27 @@ def test_merge_combines_fields(org, loaded):
     assert survivor.version == 2
 
 
+def test_merge_keeps_the_survivors_names_when_the_other_has_them_swapped(org, contact_factory):
+    survivor = contact_factory(owner=org.rep, first_name="Ольга", last_name="Смирнова")
+    other = contact_factory(owner=org.rep, first_name="Smirnova", last_name="Olga")
+
+    contact_merge(user=org.rep, survivor=survivor, other=other)
+
+    survivor.refresh_from_db()
+    # Not "Smirnova Olga", nor "Smirnova Смирнова": the newer record's order is no better.
+    assert (survivor.first_name, survivor.last_name) == ("Ольга", "Смирнова")
+
+
+def test_merge_keeps_the_survivors_owner(org, contact_factory):
+    survivor = contact_factory(owner=org.rep, first_name="Иван", last_name="Иванов")
+    other = contact_factory(owner=org.admin, first_name="Ivan", last_name="Ivanov")
+
+    contact_merge(user=org.admin, survivor=survivor, other=other)
+
+    survivor.refresh_from_db()
+    assert survivor.owner_id == org.rep.pk
+
+
 def test_field_choices_override_the_defaults(org, loaded):
     survivor, other = loaded
 
