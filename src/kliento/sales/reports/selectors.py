@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
+from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db import connection
@@ -778,9 +779,9 @@ PNL_KEYS = {"company": "company_id", "contact": "contact_id", "product": "produc
 
 def pnl_querysets(*, user: User, f: PnlFilters) -> dict[str, QuerySet]:
     if f.by == "product":
-        split = _rollup_split(user, f)
-        if split is not None:
-            return _pnl_product_querysets(user, f, *split)
+        plan = _rollup_plan(user, f)
+        if plan is not None:
+            return _pnl_product_querysets(user, f, plan)
     base = pnl_base(user=user, f=f)
     key = PNL_KEYS[f.by]
     aggregates = _pnl_aggregates(f.by)
@@ -838,18 +839,34 @@ def _pnl_labels(by: str, ids: list) -> dict:
     }
 
 
-def _rollup_split(user: User, f: PnlFilters):
-    """(owners, first whole month, end of the whole months) when P&L by product can read the
-    whole months of its period from the product rollup, else None: the period holds no whole
-    month, the user sees orders shared with them one by one, or another time zone is active
-    than the rollup's. `owners` is None for every owner."""
-    if not (f.date_from and f.date_to):
-        return None
-    first = rollup.first_of_month(f.date_from)
-    if first != f.date_from:
-        first = rollup.next_month(first)
-    end = rollup.first_of_month(f.date_to + dt.timedelta(days=1))
-    if first >= end:
+@dataclass(frozen=True)
+class RollupPlan:
+    """How P&L by product adds up its period from the product rollup: the rollup's months
+    [months_from, months_to), plus the order lines of the `plus` day spans (the days of a
+    partial month inside the period), minus those of the `minus` spans (the days of a month
+    taken whole from the rollup that lie outside the period). Each partial month takes the
+    cheaper side: "3 January to today" reads January and this month from the rollup, minus
+    1–2 January and the days after today, which hold no orders. Spans are [first day, day
+    after)."""
+
+    owners: set[int] | None  # None: every owner
+    months_from: dt.date
+    months_to: dt.date
+    plus: tuple[tuple[dt.date, dt.date], ...]
+    minus: tuple[tuple[dt.date, dt.date], ...]
+
+
+def _past_days(spans, today: dt.date) -> int:
+    """What reading the spans' order lines costs, roughly: their days up to today (later
+    days hold no orders, or few)."""
+    last = today + dt.timedelta(days=1)
+    return sum(max(0, (min(b, last) - a).days) for a, b in spans)
+
+
+def _rollup_plan(user: User, f: PnlFilters) -> RollupPlan | None:
+    """The plan when the rollup can answer, else None: no period, another time zone active
+    than the rollup's, or the user sees orders shared with them one by one."""
+    if not (f.date_from and f.date_to) or f.date_from > f.date_to:
         return None
     if timezone.get_current_timezone_name() != timezone.get_default_timezone_name():
         return None
@@ -864,47 +881,80 @@ def _rollup_split(user: User, f: PnlFilters):
     if f.team:
         members = team_members(f.team)
         owners = members if owners is None else owners & members
-    return owners, first, end
 
-
-def _pnl_product_querysets(
-    user: User, f: PnlFilters, owners: set[int] | None, first: dt.date, end: dt.date
-) -> dict[str, QuerySet]:
-    """P&L by product from the rollup for the whole months [first, end) and from the order
-    lines for the days before and after them (their sums, and their number of orders)."""
-    months = ProductMonth.objects.filter(month__gte=first, month__lt=end)
-    if owners is not None:
-        months = months.filter(owner_id__in=sorted(owners))
-    months = (
-        months.values("product_key")
-        .annotate(
-            orders_sum=Sum("orders"),
-            qty=Sum("quantity"),
-            revenue=Sum("revenue"),
-            costs=Sum("cost", output_field=RATIO_FIELD),
-            discounts=Sum("discounts", output_field=RATIO_FIELD),
-        )
-        .order_by()
-    )
     day_after = f.date_to + dt.timedelta(days=1)
-    spans = [(f.date_from, first), (end, day_after)]
-    spans = [(a, b) for a, b in spans if a < b]
-    querysets = {"months": months}
-    if spans:
-        edges = Q()
-        for a, b in spans:
-            edges |= Q(order__ordered_at__gte=start_of(a), order__ordered_at__lt=start_of(b))
-        base = OrderLine.objects.filter(
-            owner_filter_q(user, f, entity="order", prefix="order__"),
-            edges,
-            ~Q(order__status__in=NO_REVENUE_STATUSES),
+    today = timezone.localdate()
+    lo = rollup.first_of_month(f.date_from)
+    hi = rollup.next_month(rollup.first_of_month(f.date_to))
+    months_from, months_to = lo, hi
+    plus: list[tuple[dt.date, dt.date]] = []
+    minus: list[tuple[dt.date, dt.date]] = []
+    partial = {lo, rollup.first_of_month(f.date_to)}
+    for month in sorted(partial):
+        end = rollup.next_month(month)
+        inside = (max(f.date_from, month), min(day_after, end))
+        outside = [(month, inside[0]), (inside[1], end)]
+        outside = [(a, b) for a, b in outside if a < b]
+        if not outside:
+            continue  # the whole month is in the period
+        if _past_days(outside, today) < _past_days([inside], today):
+            minus += outside
+        else:
+            plus.append(inside)
+            if month == months_from:
+                months_from = end
+            if month == rollup.first_of_month(f.date_to):
+                months_to = month
+    return RollupPlan(owners, months_from, months_to, tuple(plus), tuple(minus))
+
+
+def _spans_q(spans, prefix: str = "") -> Q:
+    """Orders of the day spans that bring revenue."""
+    q = Q()
+    for a, b in spans:
+        q |= Q(**{f"{prefix}ordered_at__gte": start_of(a), f"{prefix}ordered_at__lt": start_of(b)})
+    return q & ~Q(**{f"{prefix}status__in": NO_REVENUE_STATUSES})
+
+
+def _pnl_product_querysets(user: User, f: PnlFilters, plan: RollupPlan) -> dict[str, QuerySet]:
+    """P&L by product from the rollup and the order lines of the plan's day spans: per
+    product, and each span group's number of orders (from the orders alone: every order has
+    at least one line)."""
+    querysets: dict[str, QuerySet] = {}
+    if plan.months_from < plan.months_to:
+        months = ProductMonth.objects.filter(month__gte=plan.months_from, month__lt=plan.months_to)
+        if plan.owners is not None:
+            months = months.filter(owner_id__in=sorted(plan.owners))
+        querysets["months"] = (
+            months.values("product_key")
+            .annotate(
+                orders_sum=Sum("orders"),
+                qty=Sum("quantity"),
+                revenue=Sum("revenue"),
+                costs=Sum("cost", output_field=RATIO_FIELD),
+                discounts=Sum("discounts", output_field=RATIO_FIELD),
+            )
+            .order_by()
         )
-        querysets["edges"] = base.values("product_id").annotate(**line_aggregates()).order_by()
-        querysets["edge_orders"] = (
-            base.order_by()
+    for sign, spans in (("plus", plan.plus), ("minus", plan.minus)):
+        if not spans:
+            continue
+
+        querysets[f"{sign}_lines"] = (
+            OrderLine.objects.filter(
+                owner_filter_q(user, f, entity="order", prefix="order__"),
+                _spans_q(spans, "order__"),
+            )
+            .values("product_id")
+            .annotate(**line_aggregates())
+            .order_by()
+        )
+        orders = Order.objects.filter(owner_filter_q(user, f, entity="order"), _spans_q(spans))
+        querysets[f"{sign}_orders"] = (
+            orders.order_by()
             .annotate(grouping=Value(1))
             .values("grouping")
-            .annotate(orders=Count("order_id", distinct=True))
+            .annotate(orders=Count("id"))
             .values("orders")
         )
     return querysets
@@ -915,51 +965,52 @@ PNL_MEASURES = ("orders", "qty", "revenue", "costs", "discounts")
 
 
 def _pnl_product_rows(qs: dict[str, QuerySet], f: PnlFilters) -> tuple[list[dict], dict]:
-    """Merge the rollup's and the edge days' sums per product; the top rows and the totals."""
+    """Add up the rollup's and the day spans' sums per product; the top rows and the totals."""
     sums: dict[int | None, dict] = {}
+    orders = 0  # each order once, though it may have several products
 
-    def add(product_id, r: dict) -> None:
+    def add(product_id, r: dict, sign: int) -> None:
         row = sums.get(product_id)
         if row is None:
             row = sums[product_id] = {"product_id": product_id, "orders": 0}
             row.update(dict.fromkeys(PNL_MEASURES[1:], ZERO))
-        row["orders"] += int(r["orders"] or 0)
+        row["orders"] += sign * int(r["orders"] or 0)
         for m in PNL_MEASURES[1:]:
-            row[m] += Decimal(r[m] or 0)
+            row[m] += sign * Decimal(r[m] or 0)
 
-    orders = 0  # each order once, though it may have several products
-    for r in qs["months"]:
+    for r in qs.get("months", ()):
         if r["product_key"] == ALL_PRODUCTS:
             orders += r["orders_sum"] or 0
         else:
-            add(r["product_key"] or None, {**r, "orders": r["orders_sum"]})
-    for r in qs.get("edges", ()):
-        add(r["product_id"], r)
-    for r in qs.get("edge_orders", ()):
-        orders += r["orders"] or 0
+            add(r["product_key"] or None, {**r, "orders": r["orders_sum"]}, 1)
+    for sign, name in ((1, "plus"), (-1, "minus")):
+        for r in qs.get(f"{name}_lines", ()):
+            add(r["product_id"], r, sign)
+        for r in qs.get(f"{name}_orders", ()):
+            orders += sign * (r["orders"] or 0)
     totals = {"orders": orders, **dict.fromkeys(PNL_MEASURES[1:], ZERO)}
-    for row in sums.values():
+    rows = [row for row in sums.values() if row["orders"]]  # none left after the minus spans
+    for row in rows:
         for m in PNL_MEASURES[1:]:
             totals[m] += row[m]
         row["margin"] = row["revenue"] - row["costs"]
         row["margin_pct"] = row["margin"] * 100 / row["revenue"] if row["revenue"] else None
     key = PNL_SORT_KEYS.get(f.sort, f.sort)
-    ordered = sorted(
-        sums.values(),
+    rows.sort(
         key=lambda r: (
             r[key] is None,
             -(r[key] or 0),
             r["product_id"] is None,
             r["product_id"] or 0,
-        ),
+        )
     )
-    return ordered[: f.top], totals
+    return rows[: f.top], totals
 
 
 def pnl(*, user: User, f: PnlFilters) -> dict:
     qs = pnl_querysets(user=user, f=f)
     key = PNL_KEYS[f.by]
-    if "months" in qs:
+    if "top" not in qs:
         raw, total_row = _pnl_product_rows(qs, f)
         total_rows = [total_row]
     else:

@@ -147,6 +147,10 @@ def test_an_accepted_quote_order_lands_in_the_rollup(org, make_quote):
         ("2026-03-01", "2026-03-31"),  # one whole month
         ("2026-03-02", "2026-03-30"),  # no whole month: the order lines alone
         ("2026-01-01", "2026-12-31"),  # months without orders
+        ("2026-02-03", "2026-04-28"),  # partial months read as the rollup minus a few days
+        ("2026-03-02", "2026-03-31"),  # within one month: March minus its first day
+        ("2026-03-01", "2026-03-14"),  # within one month: its first two weeks' order lines
+        ("2026-02-20", "2026-02-20"),  # one day
     ],
 )
 def test_pnl_by_product_equals_the_order_lines(org, book, api, date_from, date_to):
@@ -200,3 +204,43 @@ def test_the_rebuild_command_repairs_a_rollup_written_around(org, book):
     call_command("pnl_rollup", verbosity=0)
     assert _rows() != stale
     assert_exact()
+
+
+def test_each_partial_month_takes_the_cheaper_side(org):
+    from datetime import date
+
+    from django.utils import timezone
+
+    from kliento.sales.reports.filters import pnl_filters
+    from kliento.sales.reports.selectors import _rollup_plan
+
+    def plan(date_from, date_to):
+        f = pnl_filters({"by": "product", "date_from": date_from, "date_to": date_to})
+        p = _rollup_plan(org.admin, f)
+        return p.months_from, p.months_to, p.plus, p.minus
+
+    # 3 Feb – 28 Apr: February and April whole from the rollup, minus 1–2 Feb and 29–30 Apr.
+    assert plan("2026-02-03", "2026-04-28") == (
+        date(2026, 2, 1),
+        date(2026, 5, 1),
+        (),
+        ((date(2026, 2, 1), date(2026, 2, 3)), (date(2026, 4, 29), date(2026, 5, 1))),
+    )
+    # 20 Feb – 10 Apr: the order lines of 20–28 Feb and 1–10 Apr, March from the rollup.
+    assert plan("2026-02-20", "2026-04-10") == (
+        date(2026, 3, 1),
+        date(2026, 4, 1),
+        ((date(2026, 2, 20), date(2026, 3, 1)), (date(2026, 4, 1), date(2026, 4, 11))),
+        (),
+    )
+    # Month to date, 1–20 March: March from the rollup minus 21–31 March.
+    assert plan("2026-03-01", "2026-03-20") == (
+        date(2026, 3, 1),
+        date(2026, 4, 1),
+        (),
+        ((date(2026, 3, 21), date(2026, 4, 1)),),
+    )
+    # This month to today: this month from the rollup, minus the days after today, if any.
+    today = timezone.localdate()
+    p = plan(today.replace(day=1).isoformat(), today.isoformat())
+    assert (p[0], p[2]) == (today.replace(day=1), ())
