@@ -252,6 +252,9 @@ DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "kliento@localhost")
 # Public web forms: submissions accepted per client IP per minute before 429.
 KLIENTO_WEBFORM_RATE_PER_MINUTE = _env_int("KLIENTO_WEBFORM_RATE_PER_MINUTE", 10)
 
+# The import's duplicate check: exact keys, and flagged pairs wait in the duplicates queue.
+TRANSFER_DUPLICATE_FINDER = "kliento.dataio.dedup.finder.Finder"
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

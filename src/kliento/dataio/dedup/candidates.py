@@ -183,17 +183,7 @@ def contact_candidates(
     ids.discard(exclude_id)
     scored = []
     for obj in Contact.objects.filter(pk__in=ids):
-        old = contact_features(
-            obj.pk,
-            obj.first_name,
-            obj.middle_name,
-            obj.last_name,
-            obj.emails or [obj.email],
-            obj.phones or [obj.phone],
-            obj.birth_date,
-            obj.city,
-        )
-        confidence, evidence = score_contacts(new, old)
+        confidence, evidence = score_contacts(new, features_of("contact", obj))
         if confidence >= min_confidence:
             scored.append((confidence, obj, evidence))
     return _finish(user, "contact", scored, limit)
@@ -237,20 +227,34 @@ def company_candidates(
     ids.discard(exclude_id)
     scored = []
     for obj in Company.objects.filter(pk__in=ids):
-        old = company_features(
-            obj.pk,
-            obj.name,
-            obj.legal_name,
-            obj.tax_id,
-            obj.website,
-            obj.emails,
-            obj.phones,
-            obj.city,
-        )
-        confidence, evidence = score_companies(new, old)
+        confidence, evidence = score_companies(new, features_of("company", obj))
         if confidence >= min_confidence:
             scored.append((confidence, obj, evidence))
     return _finish(user, "company", scored, limit)
+
+
+def features_of(entity: str, obj):
+    """The matching features of a stored contact or company."""
+    if entity == "contact":
+        return contact_features(
+            obj.pk,
+            obj.first_name,
+            obj.middle_name,
+            obj.last_name,
+            obj.emails or [obj.email],
+            obj.phones or [obj.phone],
+            obj.birth_date,
+            obj.city,
+        )
+    return company_features(
+        obj.pk, obj.name, obj.legal_name, obj.tax_id, obj.website, obj.emails, obj.phones, obj.city
+    )
+
+
+def score_records(entity: str, a, b) -> tuple[float, list[dict]]:
+    """(confidence, evidence) that two stored records are one customer, as a scan scores."""
+    score = score_contacts if entity == "contact" else score_companies
+    return score(features_of(entity, a), features_of(entity, b))
 
 
 def duplicate_message() -> str:

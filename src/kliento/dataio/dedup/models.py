@@ -25,7 +25,6 @@ class DuplicatePair(models.Model):
         OPEN = "open", pgettext_lazy("duplicate pair", "Open")
         MERGED = "merged", pgettext_lazy("duplicate pair", "Merged")
         NOT_DUPLICATE = "not_duplicate", _("Not a duplicate")
-        FLAGGED = "flagged", _("Flagged")
 
     entity = models.CharField(_("entity"), max_length=10, choices=Entity.choices)
     a_id = models.BigIntegerField()

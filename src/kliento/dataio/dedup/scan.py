@@ -231,7 +231,7 @@ def pairs_store(
             )
             continue
         pk, status = existing[(a, b)]
-        if status == DuplicatePair.Status.OPEN or status == DuplicatePair.Status.FLAGGED:
+        if status == DuplicatePair.Status.OPEN:
             update.append(DuplicatePair(pk=pk, confidence=confidence, evidence=evidence))
         else:
             kept += 1

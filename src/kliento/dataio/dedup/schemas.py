@@ -11,7 +11,7 @@ from kliento.core.schemas import BaseIn, Text
 from kliento.customers.schemas import BaseFilter, Page
 
 Entity = Literal["contact", "company"]
-Status = Literal["open", "merged", "not_duplicate", "flagged"]
+Status = Literal["open", "merged", "not_duplicate"]
 Choice = Literal["survivor", "other", "both"]
 
 

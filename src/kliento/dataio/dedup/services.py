@@ -583,7 +583,8 @@ def pair_dismiss(*, user: User, pair: DuplicatePair) -> DuplicatePair:
 
 
 def pairs_flag(*, entity: str, pairs: list[tuple[int, int, float, list]]) -> int:
-    """Store pairs found outside a scan (an import's duplicate check) for review."""
+    """Queue pairs found outside a scan (an import's duplicate check) for review, as open
+    pairs beside the scan's; a pair already decided (merged, not a duplicate) stays so."""
     made = 0
     for a, b, confidence, evidence in pairs:
         a, b = min(a, b), max(a, b)
@@ -594,7 +595,7 @@ def pairs_flag(*, entity: str, pairs: list[tuple[int, int, float, list]]) -> int
             defaults={
                 "confidence": confidence,
                 "evidence": evidence,
-                "status": DuplicatePair.Status.FLAGGED,
+                "status": DuplicatePair.Status.OPEN,
             },
         )
         made += created

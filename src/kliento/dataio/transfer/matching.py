@@ -4,9 +4,9 @@ The import asks one `DuplicateFinder` per job, a batch of rows at a time, which 
 each new row duplicates. The default, `ExactKeyFinder`, matches on an exact normalised email
 or phone (contacts) or tax id (companies) — the same keys manual entry checks today. The dedup
 app plugs its own finder in by naming a class in the setting `TRANSFER_DUPLICATE_FINDER`
-("kliento.dataio.dedup.finder.Finder") or by passing `finder=` to `import_run`; it must offer
-the two methods below. External ids are not a duplicate check: a row whose external id is known
-always updates its record.
+("kliento.dataio.dedup.finder.Finder", the default in settings) or by passing `finder=` to
+`import_run`; it must offer the two methods below. External ids are not a duplicate check: a
+row whose external id is known always updates its record.
 """
 
 from __future__ import annotations
