@@ -255,7 +255,7 @@ def test_import_dedupe_and_export_without_losing_an_interaction(live_server, org
     assert [(int(r[0]), r[2]) for r in flagged] == [
         (
             where[key],
-            f"duplicate: Created as contact #{imported[key].pk}; looks like #{twin.pk}.",
+            f"Created as contact #{imported[key].pk}; looks like #{twin.pk}.",
         )
         for key, twin in looks_like.items()
     ]

@@ -56,6 +56,10 @@ def saved_mappings(*, entity: str | None = None) -> list[SavedMapping]:
     return list(qs.filter(entity=entity) if entity else qs)
 
 
+# Reasons about the whole row, not one column: their message alone.
+ROW_KEYS = {"row", "duplicate"}
+
+
 def error_report_rows(job: ImportJob) -> Iterator[list[str]]:
     """The error report: row number, what happened, the reason per column, then the row's
     original cells under the file's own headers."""
@@ -68,5 +72,5 @@ def error_report_rows(job: ImportJob) -> Iterator[list[str]]:
     yield [_("Row"), _("Problem"), _("Reason"), *headers]
     errors = ImportRowError.objects.filter(job=job).order_by("row", "id")
     for error in errors.iterator(chunk_size=2000):
-        reason = "; ".join(f"{k}: {v}" for k, v in error.reasons.items())
+        reason = "; ".join(v if k in ROW_KEYS else f"{k}: {v}" for k, v in error.reasons.items())
         yield [str(error.row), error.get_kind_display(), reason, *[str(v) for v in error.values]]
