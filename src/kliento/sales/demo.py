@@ -26,7 +26,9 @@ converted to the company currency; an order's totals are the sums of its lines')
 Rows are generated per chunk of CHUNK contacts (in two forked processes for big loads) with
 ids local to the chunk, shifted to their final values as they are written with executemany
 (SQLite) or COPY (PostgreSQL). For big loads the secondary indexes and constraints of the big
-sales tables are dropped first and rebuilt once at the end, like the customer loader does.
+sales tables are dropped first and rebuilt once at the end, like the customer loader does. On
+SQLite the timeline entries are collected in a scratch table and added to the customers'
+(indexed) timeline in one statement at the end.
 
 At 1,000,000 contacts this makes ~300,000 deals and ~3,000,000 orders; the second pipeline
 ("Повторные продажи", BOARD_PIPELINE) holds more than 10,000 open deals (the kanban benchmark).
@@ -200,6 +202,19 @@ TARGET_COLS = (
     "parent_id", "method", "weight", "adjusted", "set_by_id", "note", "version", "created_at",
     "updated_at",
 )  # fmt: skip
+
+# A timeline entry as the generator makes it; _interaction_row() fills in the other columns.
+TIMELINE_COLS = (
+    "id", "kind", "channel", "direction", "occurred_at", "subject", "body", "outcome", "user_id",
+    "contact_id", "company_id", "related_type", "related_id",
+)  # fmt: skip
+TIMELINE_STAGE = "temp.sales_demo_timeline"
+
+
+def _interaction_row(r: Sequence) -> tuple:
+    """TIMELINE_COLS → INTERACTION_COLS: a past, unplanned entry created when it happened."""
+    return (*r[:8], None, *r[8:], 0, None, None, 0, None, None, None, 1, r[4], r[4])
+
 
 BIG_MODELS = [Deal, DealProduct, StageChange, Order, OrderLine, Lead]
 ALL_MODELS = [
@@ -584,6 +599,13 @@ class _Loader:
     def _write(self, table: str, cols: Sequence[str], rows: Iterable[Sequence]) -> int:
         raise NotImplementedError
 
+    def insert_timeline(self, rows: Iterable[Sequence]) -> int:
+        """Timeline entries given as their TIMELINE_COLS; written by `flush_timeline` at the
+        latest."""
+        return self.insert(Interaction, INTERACTION_COLS, (_interaction_row(r) for r in rows))
+
+    def flush_timeline(self) -> None: ...
+
     def begin(self) -> None: ...
 
     def finish(self) -> None: ...
@@ -595,12 +617,14 @@ class _SqliteLoader(_Loader):
         self.raw = None
         self.triggers: list[str] = []
         self.fk_off = False
+        self.staging = False
 
     def begin(self) -> None:
         connection.ensure_connection()
         self.raw = connection.connection
         if not connection.in_atomic_block:
-            for pragma in ("foreign_keys=OFF", "synchronous=OFF", "cache_size=-1048576"):
+            for pragma in ("foreign_keys=OFF", "synchronous=OFF", "cache_size=-1048576",
+                           "threads=2"):  # fmt: skip
                 connection.cursor().execute(f"PRAGMA {pragma}")
             self.fk_off = True
         if not self.bulk:
@@ -617,6 +641,32 @@ class _SqliteLoader(_Loader):
             rows,
         )
         return cur.rowcount
+
+    # The timeline table holds millions of customer interactions under ten indexes: rows
+    # added chunk by chunk would rewrite the same index pages at every commit, so they are
+    # collected in a scratch table and moved in one statement at the end.
+    def insert_timeline(self, rows) -> int:
+        if not self.staging:  # left over from a failed load on this connection: start afresh
+            self.raw.execute(f"DROP TABLE IF EXISTS {TIMELINE_STAGE}")
+            self.raw.execute(f"CREATE TEMP TABLE {TIMELINE_STAGE} ({', '.join(TIMELINE_COLS)})")
+            self.staging = True
+        marks = ", ".join("?" * len(TIMELINE_COLS))
+        return self.raw.executemany(f"INSERT INTO {TIMELINE_STAGE} VALUES ({marks})", rows).rowcount
+
+    def flush_timeline(self) -> None:
+        if not self.staging:
+            return
+        extra_cols, extra = _tail(Interaction, INTERACTION_COLS)
+        full = _interaction_row([f"s.{c}" for c in TIMELINE_COLS])
+        values = ["NULL" if v is None else str(v) for v in full]
+        cols = ", ".join((*INTERACTION_COLS, *extra_cols))
+        self.raw.execute(
+            f"INSERT INTO {Interaction._meta.db_table} ({cols}) SELECT "
+            f"{', '.join(values + ['?'] * len(extra))} FROM {TIMELINE_STAGE} s ORDER BY s.id",
+            extra,
+        )
+        self.raw.execute(f"DROP TABLE {TIMELINE_STAGE}")
+        self.staging = False
 
     def finish(self) -> None:
         if self.bulk:
@@ -1348,6 +1398,18 @@ def _contact_chunks(max_id: int) -> Iterator[tuple]:
     """(chunk number, contact rows) in id order, read from the customer demo."""
     first = 1
     chunk_no = 0
+    # created_at as epoch seconds computed by the database: the ORM's datetime conversion of a
+    # million values costs more than the query.
+    epoch = (
+        "CAST(strftime('%%s', created_at) AS INTEGER)"
+        if connection.vendor == "sqlite"
+        else "FLOOR(EXTRACT(EPOCH FROM created_at))::bigint"
+    )
+    sql = (
+        f"SELECT id, owner_id, country, region, city, lifecycle_stage, language, {epoch}, "
+        f"first_name, last_name, email, phone FROM {Contact._meta.db_table} "
+        "WHERE id >= %s AND id <= %s ORDER BY id"
+    )
     while first <= max_id:
         last = first + CHUNK - 1
         companies = dict(
@@ -1355,14 +1417,9 @@ def _contact_chunks(max_id: int) -> Iterator[tuple]:
                 contact_id__gte=first, contact_id__lte=last, is_primary=True
             ).values_list("contact_id", "company_id")
         )
-        rows = []
-        for row in (
-            Contact.objects.filter(id__gte=first, id__lte=last)
-            .order_by("id")
-            .values_list("id", "owner_id", "country", "region", "city", "lifecycle_stage",
-                         "language", "created_at", "first_name", "last_name", "email", "phone")
-        ):  # fmt: skip
-            rows.append((*row[:7], int(row[7].timestamp()), *row[8:], companies.get(row[0])))
+        with connection.cursor() as cur:
+            cur.execute(sql, [first, last])
+            rows = [(*row, companies.get(row[0])) for row in cur.fetchall()]
         yield chunk_no, rows
         chunk_no += 1
         first = last + 1
@@ -1448,6 +1505,7 @@ def build_sales_demo(
             q = _write_quotes(loader, seed, org, ref, clock, quote_candidates, off)
             result.quotes, result.quote_lines = q
             result.targets = _write_targets(loader, seed, org, clock, won_last_year)
+            loader.flush_timeline()
         result.interactions = off["interaction"] - (max_interaction or 0) - 1
         result.open_deals = sum(open_deals.values())
         result.board_open_deals = open_deals.get(ref.board_pipeline, 0)
@@ -1483,39 +1541,13 @@ def _write_chunk(loader: _Loader, out: _ChunkOut, off: dict) -> None:
     loader.insert(OrderLine, LINE_COLS, ((r[0] + ln, r[1] + o, *r[2:]) for r in out.lines))
     loader.insert(Lead, LEAD_COLS, ((r[0] + ld, *r[1:27], r[27] + d, *r[28:]) for r in out.leads))
     i = off["interaction"]
-    rows = []
-    for n, (kind, channel, direction, at, subject, body, outcome, user, cid, company, rtype,
-            rid) in enumerate(out.interactions):  # fmt: skip
-        related = rid + (d if rtype == "deal" else o)
-        rows.append(
-            (
-                i + n,
-                kind,
-                channel,
-                direction,
-                at,
-                subject,
-                body,
-                outcome,
-                None,
-                user,
-                cid,
-                company,
-                rtype,
-                related,
-                0,
-                None,
-                None,
-                0,
-                None,
-                None,
-                None,
-                1,
-                at,
-                at,
-            )
-        )
-    loader.insert(Interaction, INTERACTION_COLS, rows)
+    rows = [
+        (i + n, kind, channel, direction, at, subject, body, outcome, user, cid, company, rtype,
+         rid + (d if rtype == "deal" else o))
+        for n, (kind, channel, direction, at, subject, body, outcome, user, cid, company, rtype,
+                rid) in enumerate(out.interactions)
+    ]  # fmt: skip
+    loader.insert_timeline(rows)
     off["deal_prev"] = d
     off["order_prev"] = o
     off["deal"] += len(out.deals)
@@ -1739,11 +1771,11 @@ def _write_quotes(loader, seed, org: _Org, ref: _Ref, clock: _Time, candidates: 
     loader.insert(QuoteLine, QUOTE_LINE_COLS, line_rows)
     loader.insert(QuoteApproval, APPROVAL_COLS, approvals)
     i = off["interaction"]
-    rows = [(i + n, kind, channel, direction, at, subject, "", "sent", None, user, cid, company,
-             "quote", qid, 0, None, None, 0, None, None, None, 1, at, at)
+    rows = [(i + n, kind, channel, direction, at, subject, "", "sent", user, cid, company,
+             "quote", qid)
             for n, (kind, channel, direction, at, subject, user, cid, company, qid)
             in enumerate(interactions)]  # fmt: skip
-    loader.insert(Interaction, INTERACTION_COLS, rows)
+    loader.insert_timeline(rows)
     off["interaction"] += len(rows)
     # The order of a won deal came from its accepted quote.
     with connection.cursor() as cur:

@@ -308,6 +308,8 @@ def test_bulk_path_rebuilds_indexes_and_keeps_rows_valid():
     assert result.deals == Deal.objects.count()
     assert result.orders == Order.objects.count()
     assert result.order_lines == OrderLine.objects.count()
+    timeline = Interaction.objects.filter(related_type__in=["deal", "order", "quote"])
+    assert result.interactions == timeline.count() > 0
     assert (
         result.board_open_deals
         == Deal.objects.filter(pipeline__name=BOARD_PIPELINE, status="open").count()
