@@ -218,9 +218,11 @@ def raw_load(db: str, env: dict, path: Path, rows: int) -> dict:
     return result
 
 
-def kliento_import(env: dict, path: Path, rows: int) -> dict:
+def kliento_import(env: dict, path: Path, rows: int, batch_size: int | None = None) -> dict:
     argv = [str(VENV_BIN / "kliento"), "import", str(path), "--entity", "contacts", "--quiet",
             "--user", "admin", "--errors", str(path.with_suffix(".errors.csv"))]  # fmt: skip
+    if batch_size:
+        argv += ["--batch-size", str(batch_size)]
     started = time.monotonic()
     # stdout/stderr to files: a pipe nobody reads while we poll could fill and block the import.
     with tempfile.TemporaryFile() as out_file, tempfile.TemporaryFile() as err_file:
@@ -285,6 +287,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--keep", action="store_true", help="keep the data dir and database")
     parser.add_argument(
+        "--batch-size", type=int, default=None, help="rows per batch (default: the import's own)"
+    )
+    parser.add_argument(
         "--pg-name", default=PG_NAME, help="PostgreSQL database to create, use and drop"
     )
     args = parser.parse_args()
@@ -320,7 +325,7 @@ def main() -> None:
             result["raw"] = raw_load(db, env, source, args.rows)
             log(f"  {result['raw']['rows_per_s']:,} rows/s ({result['raw']['seconds']} s)")
             log(f"{db}: kliento import")
-            result["kliento"] = kliento_import(env, source, args.rows)
+            result["kliento"] = kliento_import(env, source, args.rows, args.batch_size)
             log(
                 f"  {result['kliento']['rows_per_s']:,} rows/s ({result['kliento']['seconds']} s), "
                 f"peak RSS {result['kliento']['peak_rss_mb']} MB"

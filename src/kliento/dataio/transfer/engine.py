@@ -15,7 +15,7 @@ row range and the counts — not one row per record, which would double the cost
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import islice
@@ -218,6 +218,7 @@ class Handler:
             SearchEntry,
             ["entity", "object_id", "owner_id", "title", "text"],
             [(entity, i, o, t[:255], x) for i, o, t, x in entries],
+            one_statement=True,
         )
         words: set[str] = set()
         for entry in entries:
@@ -972,24 +973,12 @@ def _run(job: ImportJob, finder, progress, batch_size: int, started: float) -> I
             if job.total is None and source.total_estimate is not None:
                 job.total = source.total_estimate
                 ImportJob.objects.filter(pk=job.pk).update(total=job.total)
-            rows = _rows(source, job)
-            while True:
-                batch = list(islice(rows, batch_size))
-                if not batch:
-                    break
+            for prepared in _prepared_batches(handler, job, source, batch_size, ext_prefix):
                 status = (
                     ImportJob.objects.filter(pk=job.pk).values_list("status", flat=True).first()
                 )
                 if status == JobStatus.CANCELLED:
                     return ImportJob.objects.get(pk=job.pk)
-                prepared = []
-                for number, cells, problem in batch:
-                    row = _row(source.headers, job.mapping, number, cells or [], ext_prefix)
-                    if problem:
-                        row.errors["row"] = problem
-                    else:
-                        handler.clean(row)
-                    prepared.append(row)
                 done_here += len(prepared)
                 _write_batch(handler, job, prepared, columns, done_here, started)
                 if progress is not None:
@@ -1012,6 +1001,23 @@ def _run(job: ImportJob, finder, progress, batch_size: int, started: float) -> I
     if progress is not None:
         progress(job)
     return job
+
+
+def _prepared_batches(
+    handler: Handler, job: ImportJob, source: Source, batch_size: int, ext_prefix: str
+) -> Iterator[list[Row]]:
+    """The file's rows after the checkpoint, mapped and cleaned, a batch at a time."""
+    rows = _rows(source, job)
+    while batch := list(islice(rows, batch_size)):
+        prepared = []
+        for number, cells, problem in batch:
+            row = _row(source.headers, job.mapping, number, cells or [], ext_prefix)
+            if problem:
+                row.errors["row"] = problem
+            else:
+                handler.clean(row)
+            prepared.append(row)
+        yield prepared
 
 
 def _record_batch(
@@ -1050,8 +1056,9 @@ def _record_batch(
 
 
 def _rows(source: Source, job: ImportJob):
+    checkpoint = job.checkpoint  # as the job started (the writer updates `job` meanwhile)
     for number, cells, problem in source.rows:
-        if number <= job.checkpoint:
+        if number <= checkpoint:
             continue
         yield number, cells, problem
 

@@ -24,7 +24,22 @@ from django.db import connection, models
 from django.db.models.base import ModelState
 from django.db.models.signals import post_init, pre_init
 
-_json = json.JSONEncoder(ensure_ascii=False).encode  # json.dumps(v, ensure_ascii=False)
+_encode = json.JSONEncoder(ensure_ascii=False).encode  # json.dumps(v, ensure_ascii=False)
+_quote = json.encoder.encode_basestring  # one JSON string, as the encoder writes it
+
+
+def _json(value: Any) -> str:
+    """json.dumps(value, ensure_ascii=False), with the import's common values (empty, a list of
+    strings: a contact's emails and phones) written directly — the same text, a third of the
+    time."""
+    if not value:
+        if value == {}:
+            return "{}"
+        if value == []:
+            return "[]"
+    elif type(value) is list and all(type(v) is str for v in value):
+        return "[" + ", ".join(map(_quote, value)) + "]"
+    return _encode(value)
 
 
 @cache
@@ -109,8 +124,20 @@ def _converter(field: models.Field) -> Callable[[Any], Any] | None:
     return None
 
 
-def insert(model: type[models.Model], columns: Sequence[str], rows: Sequence[Sequence]) -> None:
-    """Insert rows given as tuples in `columns` order (attnames, e.g. "owner_id")."""
+def insert(
+    model: type[models.Model],
+    columns: Sequence[str],
+    rows: Sequence[Sequence],
+    *,
+    one_statement: bool = False,
+) -> None:
+    """Insert rows given as tuples in `columns` order (attnames, e.g. "owner_id").
+
+    `one_statement` (SQLite): the rows go in as few multi-row INSERTs as the parameter limit
+    allows instead of one execution per row. Use it for a table whose trigger writes to an FTS5
+    index (the search entries): a statement that fires a trigger opens a statement savepoint,
+    and FTS5 writes its pending terms out as a new segment at every savepoint — per row with
+    `executemany`, which made the search index cost 3–5× more than with one statement."""
     if not rows:
         return
     fields = {f.attname: f for f in model._meta.concrete_fields}
@@ -134,10 +161,29 @@ def insert(model: type[models.Model], columns: Sequence[str], rows: Sequence[Seq
                 for row in rows:
                     copy.write_row(row)
         return
+    one_row = f"({', '.join(['%s'] * len(columns))})"
     with connection.cursor() as cursor:
-        cursor.executemany(
-            f'INSERT INTO "{table}" ({names}) VALUES ({", ".join(["%s"] * len(columns))})', rows
-        )
+        if not one_statement:
+            cursor.executemany(f'INSERT INTO "{table}" ({names}) VALUES {one_row}', rows)
+            return
+        step = max(1, _max_params() // len(columns))
+        for start in range(0, len(rows), step):
+            part = rows[start : start + step]
+            cursor.execute(
+                f'INSERT INTO "{table}" ({names}) VALUES {", ".join([one_row] * len(part))}',
+                [value for row in part for value in row],
+            )
+
+
+def _max_params() -> int:
+    """The most parameters one SQLite statement takes (32,766 since SQLite 3.32)."""
+    connection.ensure_connection()
+    getlimit = getattr(connection.connection, "getlimit", None)  # Python 3.11+
+    if getlimit is None:
+        return connection.features.max_query_params
+    import sqlite3
+
+    return getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
 
 
 def insert_objects(objs: Sequence[models.Model], *, extra: dict | None = None) -> None:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import io
+import json
 import re
 
 import pytest
 from django.db import connection
+from django.utils import translation
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -386,3 +388,38 @@ def test_a_row_the_database_refuses_does_not_sink_its_batch(run_import, refuse_l
     assert [
         a.changes["failed"] for a in AuditLog.objects.filter(entity="import").order_by("id")
     ] == [1, 0]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_small_batches_keep_file_order_errors_and_audit(run_import, org):
+    """Committed data (no test transaction), batches of two: owners looked up, errors in the
+    caller's language and in file order, one audit row per batch."""
+    rows = [["External id", "Last name", "Email", "Owner"]] + [
+        [f"A{i}", f"Name{i}", "bad@" if i % 4 == 1 else f"p{i}@example.com", "rep"]
+        for i in range(9)
+    ]
+    with translation.override("ru"):
+        job = run_import(csv_bytes(rows), batch_size=2)
+    assert (job.processed, job.created, job.failed) == (9, 7, 2)
+    assert [(e.row, list(e.reasons)) for e in job.row_errors.order_by("id")] == [
+        (3, ["Email"]),
+        (7, ["Email"]),
+    ]
+    assert (
+        job.row_errors.first()
+        .reasons["Email"]
+        .startswith("Некорректный адрес электронной почты 'bad@'")
+    )
+    assert set(Contact.objects.values_list("owner_id", flat=True)) == {org.rep.pk}
+    assert SearchEntry.objects.filter(entity="contact").count() == 7
+    audits = AuditLog.objects.filter(entity="import", object_id=job.pk).order_by("id")
+    assert [a.changes["rows"] for a in audits] == [[2, 3], [4, 5], [6, 7], [8, 9], [10, 10]]
+
+
+@pytest.mark.parametrize(
+    "value",
+    [{}, [], ["a@example.ru"], ["+79161234567", "+74951112233"], ['q"\\ \n\u2028 ё'], [1, "a"],
+     {"a": [1]}, ["x", None], [[]], 0, False, ""],
+)  # fmt: skip
+def test_bulk_json_equals_json_dumps(value):
+    assert fastinsert._json(value) == json.dumps(value, ensure_ascii=False)
