@@ -964,7 +964,7 @@ def _bulk_pragmas():
 
 
 def _run(job: ImportJob, finder, progress, batch_size: int, started: float) -> ImportJob:
-    done_here = 0
+    done_here = batches = 0
     handler = HANDLERS[job.entity](job, finder)
     columns = {field: header for header, field in job.mapping.items() if field}
     ext_prefix = (job.options or {}).get("ext_prefix", "")
@@ -981,6 +981,9 @@ def _run(job: ImportJob, finder, progress, batch_size: int, started: float) -> I
                     return ImportJob.objects.get(pk=job.pk)
                 done_here += len(prepared)
                 _write_batch(handler, job, prepared, columns, done_here, started)
+                batches += 1
+                if batches & (batches - 1) == 0:  # 1, 2, 4, 8, … batches written
+                    _refresh_statistics(handler)
                 if progress is not None:
                     job.refresh_from_db()
                     progress(job)
@@ -1001,6 +1004,26 @@ def _run(job: ImportJob, finder, progress, batch_size: int, started: float) -> I
     if progress is not None:
         progress(job)
     return job
+
+
+def _refresh_statistics(handler: Handler) -> None:
+    """ANALYZE the tables the import looks rows up in, as they grow (PostgreSQL).
+
+    Each batch looks its external ids, emails and phones up among the records already there,
+    a thousand values in one `= ANY(...)`. Without fresh statistics (a new table, or
+    autovacuum off or behind) PostgreSQL assumes each value matches 0.5 % of the rows, so a
+    thousand match them all, and it scans the whole table for every batch: a 1M-row import
+    then spends most of its time in those scans. At 1, 2, 4, 8, … batches written, the
+    statistics never lag more than 2× behind the table."""
+    if connection.vendor != "postgresql":
+        return
+    tables = [ExternalRef._meta.db_table]
+    model = getattr(handler, "model", None)
+    if model is not None:
+        tables.append(model._meta.db_table)
+    with connection.cursor() as cursor:
+        for table in tables:
+            cursor.execute(f"ANALYZE {connection.ops.quote_name(table)}")
 
 
 def _prepared_batches(

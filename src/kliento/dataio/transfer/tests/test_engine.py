@@ -423,3 +423,16 @@ def test_small_batches_keep_file_order_errors_and_audit(run_import, org):
 )  # fmt: skip
 def test_bulk_json_equals_json_dumps(value):
     assert fastinsert._json(value) == json.dumps(value, ensure_ascii=False)
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's planner statistics")
+def test_the_tables_looked_up_get_fresh_statistics_as_they_grow(run_import):
+    def estimate() -> float:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT reltuples FROM pg_class WHERE relname = 'customers_contact'")
+            return cursor.fetchone()[0]
+
+    assert estimate() <= 0  # never analysed: every lookup would be planned as a full scan
+    rows = [HEAD] + [[f"A{i}", f"Name{i}", "", f"p{i}@example.com", "", ""] for i in range(5)]
+    run_import(csv_bytes(rows), batch_size=1)
+    assert estimate() >= 4  # analysed after batches 1, 2 and 4
