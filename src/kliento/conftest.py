@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import factory
 import pytest
 from django.db import connection
@@ -195,3 +197,23 @@ def file_database(transactional_db, tmp_path):
         connection.close()
         connection.settings_dict["NAME"] = name
         connection.connection = memory
+
+
+# --- browser tests ---------------------------------------------------------------------------
+
+
+def log_in(page, base: str, username: str) -> None:
+    """Log in through the login form of a live server and wait for the home page."""
+    page.goto(f"{base}/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base}/")
+
+
+def shot(page, name: str) -> None:
+    """A full-page screenshot `name`.png in the directory KLIENTO_SCREENSHOTS names, if any."""
+    directory = os.environ.get("KLIENTO_SCREENSHOTS", "")
+    if directory:
+        os.makedirs(directory, exist_ok=True)
+        page.screenshot(path=os.path.join(directory, f"{name}.png"), full_page=True)

@@ -12,20 +12,18 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-import os
 import re
 
 import pytest
 from playwright.sync_api import expect
 
-from kliento.conftest import PASSWORD
+from kliento.conftest import log_in, shot
 from kliento.customers import services as customer_services
 from kliento.customers.models import Contact, Interaction
 from kliento.dataio.dedup.models import DuplicatePair, MergeRecord
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-SHOTS = os.environ.get("KLIENTO_SCREENSHOTS", "")
 
 HEADERS = ["Фамилия", "Имя", "Эл. почта", "Телефон", "Дата рождения", "Город", "Комментарий"]
 LAST_NAMES = [
@@ -57,19 +55,6 @@ BROKEN = {
     "date": ["Сидоров", "Олег", "o.sidorov@mail.ru", "", "31.02.1991", ""],
     "phone": ["Фёдорова", "Нина", "", "12345", "", ""],
 }
-
-
-def _shot(page, name: str) -> None:
-    if SHOTS:
-        page.screenshot(path=os.path.join(SHOTS, f"{name}.png"), full_page=True)
-
-
-def _log_in(page, base: str, username: str) -> None:
-    page.goto(f"{base}/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
-    expect(page.get_by_role("heading", name=re.compile("Hello"))).to_be_visible()
 
 
 def file_rows() -> tuple[list[list[str]], dict[str, int]]:
@@ -166,7 +151,7 @@ def test_import_dedupe_and_export_without_losing_an_interaction(live_server, org
     assert len(history) == 12
 
     # 1. The admin opens Contacts → Import and uploads the Windows-1251 Excel export.
-    _log_in(page, base_url, "admin")
+    log_in(page, base_url, "admin")
     page.locator('nav.nav a[href="/contacts/"]').click()
     page.get_by_role("link", name="Import", exact=True).click()
     expect(page.get_by_role("heading", name="Import a file")).to_be_visible()
@@ -187,14 +172,14 @@ def test_import_dedupe_and_export_without_losing_an_interaction(live_server, org
     offered = page.locator("#id_duplicates option").evaluate_all("els => els.map(e => e.value)")
     assert offered == ["merge", "skip", "flag"]
     page.select_option("#id_duplicates", "flag")
-    _shot(page, "01-mapping")
+    shot(page, "01-mapping")
     page.get_by_role("button", name="Preview").click()
     expect(page.get_by_role("heading", name="Check the first rows")).to_be_visible()
     expect(page.get_by_text("The first rows read cleanly.")).to_be_visible()
     preview = page.locator("table.preview tbody tr").nth(where["ivanov"] - 2)
     expect(preview).to_contain_text("IVAN.IVANOV@MAIL.RU")
     expect(preview).to_contain_text("31.12.1990")
-    _shot(page, "02-preview")
+    shot(page, "02-preview")
     page.get_by_role("button", name="Run the import").click()
 
     # 3. The progress reaches 100 %; the counts add up.
@@ -203,7 +188,7 @@ def test_import_dedupe_and_export_without_losing_an_interaction(live_server, org
     expect(page.locator("#job-status")).to_have_text("Done")
     stats = page.locator(".job-stats .stat b")
     expect(stats).to_have_text([str(good_rows), "0", "0", str(len(BROKEN))])
-    _shot(page, "03-import-done")
+    shot(page, "03-import-done")
     assert Contact.objects.count() == len(base) + good_rows
     fresh = Contact.objects.exclude(pk__in=[c.pk for c in base.values()])
     imported = {
@@ -277,7 +262,7 @@ def test_import_dedupe_and_export_without_losing_an_interaction(live_server, org
     expect(results.locator(".dedup-pct")).to_have_text(["100%"] * 5 + ["67%"])
     expect(results.nth(5)).to_contain_text("Пётр Кузнецов")
     expect(results.nth(5)).to_contain_text("Petr Kuznetsov")
-    _shot(page, "04-duplicates-scanned")
+    shot(page, "04-duplicates-scanned")
     pairs = {
         frozenset((p.a_id, p.b_id)): p
         for p in DuplicatePair.objects.filter(status=DuplicatePair.Status.OPEN)
@@ -305,7 +290,7 @@ def test_import_dedupe_and_export_without_losing_an_interaction(live_server, org
     expect(bulk).to_contain_text("5 merged, 0 skipped")
     expect(results).to_have_count(1)
     expect(results.first).to_contain_text("Petr Kuznetsov")
-    _shot(page, "05-bulk-merged")
+    shot(page, "05-bulk-merged")
     for key, (survivor, other) in obvious.items():
         assert not Contact.objects.filter(pk=other.pk).exists(), key
         assert MergeRecord.objects.filter(survivor_id=survivor.pk, other_id=other.pk).count() == 1
@@ -329,11 +314,11 @@ def test_import_dedupe_and_export_without_losing_an_interaction(live_server, org
     emails = page.locator("tr", has=page.locator('input[name="choice.emails"]'))
     expect(emails.get_by_role("radio", name="both")).to_be_checked()
     expect(page.get_by_role("radio", name="Rep", exact=True)).to_be_checked()
-    _shot(page, "06-pair-by-hand")
+    shot(page, "06-pair-by-hand")
     page.locator("#merge-form").get_by_role("button", name="Merge").click()
     expect(page.get_by_text(re.compile(r"Merged: #\d+ is now part of #\d+"))).to_be_visible()
     expect(page.locator("#results")).to_contain_text("No duplicates waiting for review")
-    _shot(page, "07-queue-empty")
+    shot(page, "07-queue-empty")
     kuznetsov = Contact.objects.get(pk=base["kuznetsov"].pk)
     assert (kuznetsov.first_name, kuznetsov.last_name) == ("Пётр", "Кузнецов")
     assert kuznetsov.emails == ["p.kuznetsov@gmail.com", "petr.k@yandex.ru"]
@@ -347,7 +332,7 @@ def test_import_dedupe_and_export_without_losing_an_interaction(live_server, org
     page.get_by_role("button", name="Export").click()
     expect(page.get_by_role("heading", name="Export contacts")).to_be_visible()
     expect(page.get_by_role("radio", name=re.compile("CSV"))).to_be_checked()
-    _shot(page, "08-export")
+    shot(page, "08-export")
     with page.expect_download() as info:
         page.locator("form.card").get_by_role("button", name="Export").click()
     with open(info.value.path(), encoding="utf-8-sig") as fh:
@@ -383,7 +368,7 @@ def test_import_dedupe_and_export_without_losing_an_interaction(live_server, org
         f"Merged with the duplicate Sergey Novikov (#{base['novikov_en'].pk})"
     )
     expect(timeline.locator(".tl-item")).to_have_count(4)
-    _shot(page, "09-survivor-timeline")
+    shot(page, "09-survivor-timeline")
 
     # 10. In Russian: the merged pairs are listed with their status.
     page.get_by_label("Account menu").click()
@@ -393,4 +378,4 @@ def test_import_dedupe_and_export_without_losing_an_interaction(live_server, org
     expect(page.get_by_role("button", name="Найти дубликаты")).to_be_visible()
     expect(page.get_by_role("heading", name="Объединить массово")).to_be_visible()
     expect(results).to_have_count(6)
-    _shot(page, "10-duplicates-ru")
+    shot(page, "10-duplicates-ru")

@@ -10,19 +10,11 @@ import pytest
 from django.db import OperationalError
 from playwright.sync_api import expect
 
-from kliento.conftest import PASSWORD
+from kliento.conftest import log_in
 from kliento.customers.models import Contact, Interaction
 from kliento.sales.deals.models import Deal, LossReason, Pipeline, Stage, StageChange
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def _log_in(page, base: str, username: str) -> None:
-    page.goto(f"{base}/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
-    expect(page.get_by_role("heading", name=re.compile("Hello"))).to_be_visible()
 
 
 @pytest.fixture
@@ -67,7 +59,7 @@ def _column(page, stage):
 
 def test_drag_a_deal_to_another_stage_and_see_its_history(live_server, org, page, board):
     base = live_server.url
-    _log_in(page, base, "rep")
+    log_in(page, base, "rep")
     page.get_by_role("link", name="Deals", exact=True).click()
     first, second = _column(page, board.stages[0]), _column(page, board.stages[1])
     expect(first.locator("[data-col-count]")).to_have_text("2")
@@ -105,7 +97,7 @@ def test_drag_a_deal_to_another_stage_and_see_its_history(live_server, org, page
 
 def test_a_refused_move_puts_the_card_back_and_says_why(live_server, org, page, board):
     base = live_server.url
-    _log_in(page, base, "rep")
+    log_in(page, base, "rep")
     page.goto(f"{base}/deals/")
     deal = board.deals[1]
     # Someone else changes the deal after the board was loaded: the move is stale.
@@ -124,7 +116,7 @@ def test_a_refused_move_puts_the_card_back_and_says_why(live_server, org, page, 
 def test_dropping_on_lost_asks_the_reason(live_server, org, page, board):
     reason = LossReason.objects.create(name="Price too high")
     base = live_server.url
-    _log_in(page, base, "rep")
+    log_in(page, base, "rep")
     page.goto(f"{base}/deals/")
     deal = board.deals[0]
     # The Won/Lost zones slide in once a drag starts: drag with the mouse, step by step.

@@ -2,28 +2,18 @@
 
 from __future__ import annotations
 
-import re
-
 import pytest
 from playwright.sync_api import expect
 
-from kliento.conftest import PASSWORD
+from kliento.conftest import log_in
 from kliento.customers.models import Contact, Interaction
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def _log_in(page, base: str, username: str) -> None:
-    page.goto(f"{base}/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
-    expect(page.get_by_role("heading", name=re.compile("Hello"))).to_be_visible()
-
-
 def test_new_contact_call_timeline_and_search(live_server, org, page):
     base = live_server.url
-    _log_in(page, base, "rep")
+    log_in(page, base, "rep")
 
     # Create a contact.
     page.get_by_role("link", name="Contacts", exact=True).click()
@@ -78,7 +68,7 @@ def test_task_is_completed_from_the_home_page(live_server, org, page):
             "contact_id": contact.pk,
         },
     )
-    _log_in(page, live_server.url, "rep")
+    log_in(page, live_server.url, "rep")
 
     page.get_by_role("button", name="Mark “Call Ivan back” as done").click()
 
@@ -91,7 +81,7 @@ def test_edit_conflict_is_explained(live_server, org, page):
     from kliento.customers import services
 
     contact = services.contact_create(user=org.rep, data={"first_name": "Olga"})
-    _log_in(page, live_server.url, "rep")
+    log_in(page, live_server.url, "rep")
     page.goto(f"{live_server.url}/contacts/{contact.pk}/edit/")
     services.contact_update(user=org.rep, contact=contact, data={"city": "Kazan"})
 

@@ -5,31 +5,15 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import re
 
 import pytest
 from playwright.sync_api import expect
 
-from kliento.conftest import PASSWORD
+from kliento.conftest import log_in, shot
 from kliento.customers.models import Contact
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-SHOTS = os.environ.get("KLIENTO_SCREENSHOTS", "")
-
-
-def _shot(page, name: str) -> None:
-    if SHOTS:
-        page.screenshot(path=os.path.join(SHOTS, f"{name}.png"), full_page=True)
-
-
-def _log_in(page, base: str, username: str) -> None:
-    page.goto(f"{base}/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
-    expect(page.get_by_role("heading", name=re.compile("Hello"))).to_be_visible()
 
 
 def _people_csv() -> bytes:
@@ -57,11 +41,11 @@ def _people_csv() -> bytes:
 
 def test_upload_mapping_progress_and_error_report(live_server, org, page):
     base = live_server.url
-    _log_in(page, base, "rep")
+    log_in(page, base, "rep")
     page.get_by_role("link", name="Contacts", exact=True).click()
     page.get_by_role("link", name="Import", exact=True).click()
     expect(page.get_by_role("heading", name="Import a file")).to_be_visible()
-    _shot(page, "data-home-empty")
+    shot(page, "data-home-empty")
 
     page.set_input_files(
         "#id_file", files=[{"name": "clients.csv", "mimeType": "text/csv", "buffer": _people_csv()}]
@@ -72,19 +56,19 @@ def test_upload_mapping_progress_and_error_report(live_server, org, page):
     expect(page.locator("#map-5")).to_have_value("preferences")
     page.select_option("#map-5", "")  # ignore the comment column
     page.fill("#id_save_as", "Клиенты из 1С")
-    _shot(page, "import-mapping")
+    shot(page, "import-mapping")
     page.get_by_role("button", name="Preview").click()
 
     expect(page.get_by_role("heading", name="Check the first rows")).to_be_visible()
     expect(page.locator("td.bad").first).to_be_visible()
     expect(page.get_by_text("1 of the first 20 rows has a problem.")).to_be_visible()
-    _shot(page, "import-preview")
+    shot(page, "import-preview")
     page.get_by_role("button", name="Run the import").click()
 
     expect(page.get_by_role("heading", name="Import of clients.csv")).to_be_visible()
     expect(page.locator(".pct").first).to_have_text("100%", timeout=30_000)
     expect(page.locator("#job-status")).to_have_text("Done")
-    _shot(page, "import-done")
+    shot(page, "import-done")
     assert Contact.objects.filter(owner=org.rep).count() == 37
 
     with page.expect_download() as info:
@@ -102,18 +86,18 @@ def test_upload_mapping_progress_and_error_report(live_server, org, page):
     # The job stays listed in the Data area.
     page.get_by_role("link", name="Data", exact=True).first.click()
     expect(page.locator("#imports")).to_contain_text("clients.csv")
-    _shot(page, "data-home")
+    shot(page, "data-home")
 
 
 def test_russian_user_gets_a_clear_message_for_a_file_without_header(live_server, org, page):
     base = live_server.url
-    _log_in(page, base, "rep")
+    log_in(page, base, "rep")
     page.get_by_label("Account menu").click()
     page.get_by_role("button", name="Русский").click()
     page.goto(f"{base}/data/")
     expect(page.get_by_role("heading", name="Импорт файла")).to_be_visible()
     expect(page.get_by_text("Импортов пока нет")).to_be_visible()
-    _shot(page, "data-home-ru-empty")
+    shot(page, "data-home-ru-empty")
     headless = "Иванов;ivan@example.com;+79161234567\r\n".encode("cp1251")
     page.set_input_files(
         "#id_file", files=[{"name": "bad.csv", "mimeType": "text/csv", "buffer": headless}]
@@ -121,9 +105,9 @@ def test_russian_user_gets_a_clear_message_for_a_file_without_header(live_server
     page.get_by_role("button", name="Загрузить и сопоставить столбцы").click()
     expect(page.get_by_text("Файл не импортирован.")).to_be_visible()
     expect(page.get_by_text(re.compile("Первая строка похожа на данные"))).to_be_visible()
-    _shot(page, "data-home-ru-error")
+    shot(page, "data-home-ru-error")
     page.goto(f"{base}/contacts/")
     expect(page.get_by_role("button", name="Экспорт")).to_be_visible()
     page.get_by_role("button", name="Экспорт").click()
     expect(page.get_by_role("heading", name="Экспорт контактов")).to_be_visible()
-    _shot(page, "export-ru")
+    shot(page, "export-ru")

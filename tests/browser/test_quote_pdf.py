@@ -10,21 +10,13 @@ import pytest
 from playwright.sync_api import expect
 from pypdf import PdfReader
 
-from kliento.conftest import PASSWORD
+from kliento.conftest import log_in
 from kliento.customers.models import Company, Contact
 from kliento.sales.catalog.models import PriceList, PriceListItem, Product
 from kliento.sales.deals.models import Deal, Pipeline, Stage
 from kliento.sales.quotes.models import Quote
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def _log_in(page, base: str, username: str) -> None:
-    page.goto(f"{base}/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
-    expect(page.get_by_role("heading", name=re.compile("Hello"))).to_be_visible()
 
 
 @pytest.fixture
@@ -62,7 +54,7 @@ def deal(org):
 
 def test_rep_prepares_a_quote_and_downloads_its_pdf(live_server, org, page, deal, tmp_path):
     base = live_server.url
-    _log_in(page, base, "rep")
+    log_in(page, base, "rep")
 
     page.goto(f"{base}/deals/{deal.pk}/")
     page.locator("#quotes").get_by_role("link", name="New quote").click()

@@ -16,7 +16,7 @@ from django.utils import timezone
 from playwright.sync_api import expect
 from pypdf import PdfReader
 
-from kliento.conftest import PASSWORD
+from kliento.conftest import log_in
 from kliento.customers.models import Company, Contact, Interaction
 from kliento.sales.conftest import pipeline, price_list, products  # noqa: F401  (fixtures)
 from kliento.sales.deals.models import Deal, StageChange
@@ -30,14 +30,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 # The company's own site, where the snippet is pasted: Playwright serves it, Kliento never does.
 SITE = "http://www.romashka-shop.test/contact-us"
-
-
-def _log_in(page, base: str, username: str) -> None:
-    page.goto(f"{base}/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
-    expect(page.get_by_role("heading", name=re.compile("Hello"))).to_be_visible()
 
 
 def _new_page(browser):
@@ -82,7 +74,7 @@ def test_lead_to_order_to_the_heads_reports(live_server, org, sales_org, page, b
 
     # 1. The admin copies the embed snippet from the web form's settings page.
     admin = _new_page(browser)
-    _log_in(admin, base, "admin")
+    log_in(admin, base, "admin")
     admin.goto(f"{base}/leads/settings/web-forms/{sales_org.form.pk}/")
     snippet = admin.get_by_role("textbox", name="Embed snippet").input_value()
     assert f'action="{base}/leads/f/{sales_org.form.key}/"' in snippet
@@ -120,7 +112,7 @@ def test_lead_to_order_to_the_heads_reports(live_server, org, sales_org, page, b
     assert (lead.utm_source, lead.utm_medium, lead.utm_campaign) == ("google", "cpc", "autumn-crm")
 
     # 3. The rep finds the lead in the list, opens it and converts it: contact, company, deal.
-    _log_in(page, base, "rep")
+    log_in(page, base, "rep")
     _nav(page, "/leads/").click()
     page.get_by_role("link", name="Anna Petrova").click()
     expect(page.get_by_role("heading", name="Anna Petrova")).to_be_visible()
@@ -240,7 +232,7 @@ def test_lead_to_order_to_the_heads_reports(live_server, org, sales_org, page, b
 
     # 8. The head, in Russian, sees plan vs actual, the forecast and the sales cycle.
     head = _new_page(browser)
-    _log_in(head, base, "head")
+    log_in(head, base, "head")
     head.get_by_label("Account menu").click()
     head.get_by_role("button", name="Русский").click()
     expect(_nav(head, "/leads/")).to_have_text("Лиды")
