@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import threading
+from collections.abc import Callable
 
 import factory
 import pytest
-from django.db import connection
+from django.db import connection, connections
 from django.test import Client
 
 from kliento.core.models import Role, Team, User
@@ -197,6 +199,36 @@ def file_database(transactional_db, tmp_path):
         connection.close()
         connection.settings_dict["NAME"] = name
         connection.connection = memory
+
+
+def run_concurrently(count: int, work: Callable[[int], object]) -> list[BaseException]:
+    """Run `work(0)` … `work(count - 1)` in `count` threads released together by a barrier;
+    the exceptions they raised (a thread still running after a minute counts as one).
+
+    Each thread has its own database connections and closes them when done, so none is left
+    open when the test database is dropped. Use with `file_database` and a transactional
+    test: the threads do not see the test's transaction.
+    """
+    start = threading.Barrier(count)
+    errors: list[BaseException] = []
+
+    def run(n: int) -> None:
+        try:
+            start.wait()
+            work(n)
+        except BaseException as exc:  # noqa: BLE001 - reported to the test
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+        if t.is_alive():
+            errors.append(TimeoutError(f"{t.name} still running after 60 s"))
+    return errors
 
 
 # --- browser tests ---------------------------------------------------------------------------

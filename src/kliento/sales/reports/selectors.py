@@ -45,7 +45,12 @@ from kliento.sales.orders.models import (
     OrderLine,
     ProductMonth,
 )
-from kliento.sales.orders.rollup import ALL_PRODUCTS, company_amount, line_aggregates
+from kliento.sales.orders.rollup import (
+    ALL_PRODUCTS,
+    RATIO_FIELD,
+    company_amount,
+    line_aggregates,
+)
 from kliento.sales.reports.filters import (
     ActivityFilters,
     CycleFilters,
@@ -57,7 +62,6 @@ from kliento.sales.reports.filters import (
 
 ZERO = Decimal("0.00")
 MONEY_FIELD = DecimalField(max_digits=20, decimal_places=2)
-RATIO_FIELD = DecimalField(max_digits=30, decimal_places=10)
 DAY = 86400
 FORECAST_CATEGORIES = ("commit", "best_case", "pipeline", "omitted")
 ACTIVITY_KINDS = ("call", "meeting", "email", "note")
@@ -775,6 +779,7 @@ def pnl_base(*, user: User, f: PnlFilters) -> QuerySet:
 
 
 PNL_KEYS = {"company": "company_id", "contact": "contact_id", "product": "product_id"}
+PNL_SORT_KEYS = {"cost": "costs"}  # the sort option → the aggregate it orders by
 
 
 def pnl_querysets(*, user: User, f: PnlFilters) -> dict[str, QuerySet]:
@@ -789,7 +794,7 @@ def pnl_querysets(*, user: User, f: PnlFilters) -> dict[str, QuerySet]:
     pct = ExpressionWrapper(
         margin * 100 / NullIf(F("revenue"), Value(ZERO)), output_field=RATIO_FIELD
     )
-    order = F({"cost": "costs"}.get(f.sort, f.sort)).desc(nulls_last=True)
+    order = F(PNL_SORT_KEYS.get(f.sort, f.sort)).desc(nulls_last=True)
     top = (
         base.values(key)
         .annotate(**aggregates)
@@ -870,12 +875,9 @@ def _rollup_plan(user: User, f: PnlFilters) -> RollupPlan | None:
         return None
     if timezone.get_current_timezone_name() != timezone.get_default_timezone_name():
         return None
-    scope = scope_for(user)
-    owners: set[int] | None = None
-    if not scope.read_all:
-        if RecordShare.objects.filter(user_id=user.pk, entity="order").exists():
-            return None
-        owners = set(scope.owner_ids)
+    owners = visible_user_ids(user)
+    if owners is not None and RecordShare.objects.filter(user_id=user.pk, entity="order").exists():
+        return None
     if f.owner:
         owners = {f.owner} if owners is None else owners & {f.owner}
     if f.team:
@@ -884,13 +886,11 @@ def _rollup_plan(user: User, f: PnlFilters) -> RollupPlan | None:
 
     day_after = f.date_to + dt.timedelta(days=1)
     today = timezone.localdate()
-    lo = rollup.first_of_month(f.date_from)
-    hi = rollup.next_month(rollup.first_of_month(f.date_to))
-    months_from, months_to = lo, hi
+    first, last = rollup.first_of_month(f.date_from), rollup.first_of_month(f.date_to)
+    months_from, months_to = first, rollup.next_month(last)
     plus: list[tuple[dt.date, dt.date]] = []
     minus: list[tuple[dt.date, dt.date]] = []
-    partial = {lo, rollup.first_of_month(f.date_to)}
-    for month in sorted(partial):
+    for month in sorted({first, last}):
         end = rollup.next_month(month)
         inside = (max(f.date_from, month), min(day_after, end))
         outside = [(month, inside[0]), (inside[1], end)]
@@ -903,7 +903,7 @@ def _rollup_plan(user: User, f: PnlFilters) -> RollupPlan | None:
             plus.append(inside)
             if month == months_from:
                 months_from = end
-            if month == rollup.first_of_month(f.date_to):
+            if month == last:
                 months_to = month
     return RollupPlan(owners, months_from, months_to, tuple(plus), tuple(minus))
 
@@ -960,7 +960,6 @@ def _pnl_product_querysets(user: User, f: PnlFilters, plan: RollupPlan) -> dict[
     return querysets
 
 
-PNL_SORT_KEYS = {"cost": "costs"}
 PNL_MEASURES = ("orders", "qty", "revenue", "costs", "discounts")
 
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import threading
 from collections import Counter
 
 import pytest
-from django.db import connection, connections
+from django.db import connection
 
+from kliento.conftest import run_concurrently
 from kliento.customers.models import Interaction
 from kliento.sales.leads import services
 from kliento.sales.leads.models import Lead
@@ -21,29 +21,16 @@ EACH = 4
 
 def _flood(web_form, prefix: str) -> list[BaseException]:
     """CLIENTS threads capture EACH leads each, all released at once."""
-    start = threading.Barrier(CLIENTS)
-    errors: list[BaseException] = []
 
     def client(n: int) -> None:
-        try:
-            start.wait()
-            for i in range(EACH):
-                services.lead_capture(
-                    web_form=web_form,
-                    data={"email": f"{prefix}{n}-{i}@example.com", "first_name": f"C{n}"},
-                    ip=f"10.0.{n}.{i}",
-                )
-        except BaseException as exc:  # noqa: BLE001 - reported by the test
-            errors.append(exc)
-        finally:
-            connections.close_all()
+        for i in range(EACH):
+            services.lead_capture(
+                web_form=web_form,
+                data={"email": f"{prefix}{n}-{i}@example.com", "first_name": f"C{n}"},
+                ip=f"10.0.{n}.{i}",
+            )
 
-    threads = [threading.Thread(target=client, args=(n,)) for n in range(CLIENTS)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    return errors
+    return run_concurrently(CLIENTS, client)
 
 
 def test_round_robin_under_concurrent_capture_loses_no_lead_and_stays_fair(
@@ -70,27 +57,14 @@ def test_load_rule_under_concurrent_capture_balances_open_leads(org, web_form, r
 
 
 def test_simultaneous_submissions_of_one_person_make_one_lead(org, web_form):
-    start = threading.Barrier(CLIENTS)
-    errors: list[BaseException] = []
-
     def client(n: int) -> None:
-        try:
-            start.wait()
-            services.lead_capture(
-                web_form=web_form,
-                data={"email": "same@example.com", "message": f"Try {n}"},
-                ip=f"10.9.0.{n}",
-            )
-        except BaseException as exc:  # noqa: BLE001 - reported by the test
-            errors.append(exc)
-        finally:
-            connections.close_all()
+        services.lead_capture(
+            web_form=web_form,
+            data={"email": "same@example.com", "message": f"Try {n}"},
+            ip=f"10.9.0.{n}",
+        )
 
-    threads = [threading.Thread(target=client, args=(n,)) for n in range(CLIENTS)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
+    errors = run_concurrently(CLIENTS, client)
     assert errors == []
     lead = Lead.objects.get()
     inquiries = Interaction.objects.filter(related_type="lead", related_id=lead.pk, kind="webform")
