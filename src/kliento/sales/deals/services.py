@@ -7,7 +7,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import F, Max, Q
 from django.utils import timezone
 from django.utils.dateparse import parse_date
 from django.utils.translation import gettext as _
@@ -603,6 +603,28 @@ def deal_change_pipeline(
     return deal
 
 
+def _check_after_last_stage_change(deal: Deal, at: dt.datetime) -> None:
+    """A given close date is not before the deal last entered a stage (its creation, a move,
+    a change of pipeline), or its stage history would read the close before the move.
+
+    The same instant passes: a deal imported closed without a created date starts on its close
+    date. A close or a reopen (a row from the deal's stage to itself) is no stage change: the
+    import corrects a close date by reopening the deal now and closing it on the new date."""
+    last = (
+        StageChange.objects.filter(deal=deal)
+        .filter(Q(from_stage__isnull=True) | ~Q(from_stage=F("to_stage")))
+        .aggregate(last=Max("at"))["last"]
+    )
+    if last is not None and at < last:
+        raise ValidationFailedError(
+            _("Some fields are invalid."),
+            fields={
+                "closed_at": _("The close date can't be before the last stage change on %(date)s.")
+                % {"date": timezone.localtime(last).strftime("%Y-%m-%d %H:%M")}
+            },
+        )
+
+
 def _close(
     user: User | None,
     deal: Deal,
@@ -629,6 +651,8 @@ def _close(
                 % {"created": timezone.localtime(deal.created_at).strftime("%Y-%m-%d %H:%M")}
             },
         )
+    if closed_at is not None:
+        _check_after_last_stage_change(deal, at)
     before = _snapshot(deal)
     _stage_change(user, deal, from_stage=deal.stage, to_stage=deal.stage, status=status, now=at)
     deal.status = status
@@ -649,7 +673,8 @@ def deal_win(
     """Close an open deal as won (409 when it is closed already); `user=None`: the system.
 
     `closed_at` (default now) is for imports and the system only: the real close date of a
-    deal brought over from another CRM, not in the future nor before the deal was created."""
+    deal brought over from another CRM, not in the future, nor before the deal was created or
+    last changed stage."""
     deal, before = _close(user, deal, DealStatus.WON, expected_version, closed_at)
     deal.save(update_fields=["status", "closed_at", "version", "updated_at"])
     _audit(

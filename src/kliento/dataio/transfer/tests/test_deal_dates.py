@@ -17,7 +17,7 @@ from kliento.dataio.transfer.engine import import_run
 from kliento.dataio.transfer.models import ExternalRef
 from kliento.dataio.transfer.tests.conftest import csv_bytes
 from kliento.sales.deals.models import Deal, LossReason, Pipeline, Stage, StageChange
-from kliento.sales.deals.services import deal_create, deal_lose, deal_win
+from kliento.sales.deals.services import deal_create, deal_lose, deal_move, deal_win
 
 HEADER = ["External id", "Deal name", "Stage", "Status", "Amount", "Loss reason", "Created",
           "Closed", "Contact email"]  # fmt: skip
@@ -186,3 +186,36 @@ def test_full_export_read_back_keeps_the_deals_created_and_close_dates(org, sale
     deals = next(j for j in again if j.entity == "deals")
     assert (deals.created, deals.updated, deals.skipped) == (0, 0, 3)
     assert sorted(Deal.objects.values_list("name", "status", "created_at", "closed_at")) == before
+
+
+def test_a_close_date_before_the_last_stage_change_is_a_row_error_and_good_rows_land(
+    org, sales, run_import
+):
+    first = ["crm-1", "Moved today", "Qualification", "open", "1000", "", "2024-03-01 09:00", "",
+             ""]  # fmt: skip
+    assert _import(run_import, [first]).created == 1
+    moved = deal_move(
+        user=org.admin, deal=Deal.objects.get(), stage=Stage.objects.get(name="Proposal")
+    )
+    moved_at = StageChange.objects.filter(deal=moved).latest("at", "id").at
+    rows = [
+        ["crm-1", "Moved today", "Proposal", "won", "1000", "", "2024-03-01 09:00",
+         "2024-03-11 09:00", ""],
+        ["crm-2", "Won in March", "Proposal", "won", "500", "", "2024-03-01 09:00",
+         "2024-03-11 09:00", ""],
+    ]  # fmt: skip
+
+    job = _import(run_import, rows)
+
+    assert (job.created, job.updated, job.failed) == (1, 0, 1)
+    assert _errors(job) == [
+        {
+            "Closed": "The close date can't be before the last stage change on "
+            f"{timezone.localtime(moved_at).strftime('%Y-%m-%d %H:%M')}."
+        }
+    ]
+    assert sorted(Deal.objects.values_list("name", "stage__name", "status", "closed_at")) == [
+        ("Moved today", "Proposal", "open", None),
+        ("Won in March", "Proposal", "won", _at("2024-03-11 09:00")),
+    ]
+    assert StageChange.objects.filter(deal=moved).count() == 2

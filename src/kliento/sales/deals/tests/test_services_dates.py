@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from kliento.core.errors import ValidationFailedError
 from kliento.core.models import AuditLog
@@ -90,3 +90,67 @@ def test_a_date_in_the_future_is_refused(org, pipeline, rep_contact, field):
 
     assert caught.value.fields == {field: "The date is in the future."}
     assert Deal.objects.filter(status="won").count() == 0
+
+
+def _moved_at(deal: Deal) -> str:
+    last = StageChange.objects.filter(deal=deal).latest("at", "id").at
+    return timezone.localtime(last).strftime("%Y-%m-%d %H:%M")
+
+
+@pytest.mark.parametrize("close", ["win", "lose"])
+def test_a_close_date_before_the_last_stage_change_is_refused_and_nothing_changes(
+    org, pipeline, stages, reasons, rep_contact, close
+):
+    deal = services.deal_move(
+        user=org.rep, deal=_create(org, rep_contact, created_at=CREATED), stage=stages[1]
+    )
+
+    with pytest.raises(ValidationFailedError) as caught:
+        if close == "win":
+            services.deal_win(user=org.rep, deal=deal, closed_at=CLOSED)
+        else:
+            services.deal_lose(user=org.rep, deal=deal, reason=reasons[0], closed_at=CLOSED)
+
+    assert caught.value.fields == {
+        "closed_at": f"The close date can't be before the last stage change on {_moved_at(deal)}."
+    }
+    deal.refresh_from_db()
+    assert (deal.status, deal.closed_at, deal.loss_reason, deal.version) == ("open", None, None, 2)
+    assert StageChange.objects.filter(deal=deal).count() == 2
+
+
+def test_a_close_on_the_instant_of_the_last_stage_change_is_accepted(org, pipeline, rep_contact):
+    deal = _create(org, rep_contact, created_at=CLOSED)
+
+    deal = services.deal_win(user=org.rep, deal=deal, closed_at=CLOSED)
+
+    assert (deal.status, deal.closed_at) == ("won", CLOSED)
+
+
+def test_a_reopen_is_not_a_stage_change_so_a_corrected_close_date_is_accepted(
+    org, pipeline, rep_contact
+):
+    # The import corrects a close date this way: reopen (now), close again on the new date.
+    deal = services.deal_win(
+        user=org.rep, deal=_create(org, rep_contact, created_at=CREATED), closed_at=CLOSED
+    )
+    deal = services.deal_reopen(user=org.rep, deal=deal)
+    corrected = CLOSED + dt.timedelta(days=2)
+
+    deal = services.deal_win(user=org.rep, deal=deal, closed_at=corrected)
+
+    assert (deal.status, deal.closed_at) == ("won", corrected)
+
+
+def test_the_close_date_message_is_translated(org, pipeline, stages, rep_contact):
+    deal = services.deal_move(
+        user=org.rep, deal=_create(org, rep_contact, created_at=CREATED), stage=stages[1]
+    )
+
+    with translation.override("ru"), pytest.raises(ValidationFailedError) as caught:
+        services.deal_win(user=org.rep, deal=deal, closed_at=CLOSED)
+
+    assert caught.value.fields == {
+        "closed_at": "Дата закрытия не может быть раньше последней смены этапа "
+        f"({_moved_at(deal)})."
+    }
