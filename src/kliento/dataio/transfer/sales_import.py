@@ -11,8 +11,9 @@ that differ. A file sets what a person may set by hand; reading back a full expo
 (`ext_prefix`) also restores closed leads and lines of products no longer sold.
 
 Orders have no service that takes historical values (status, unit cost, replacing the lines),
-so the import writes them itself with the orders app's own arithmetic (`compute_totals`),
-numbering and timeline entry, and audits each change.
+so the import prices them with the orders app's `compute_totals`, writes them through its
+lower-level public functions (`order_insert`, `order_lines_replace`, `order_timeline_sync`)
+and audits each change itself.
 
 Leads: a row whose email or phone is a known contact's is attached to that contact's timeline as
 an inquiry, as manual entry does, but without the per-row task and email to the owner (an import
@@ -40,9 +41,7 @@ from kliento.customers.models import (
     Channel,
     Company,
     Contact,
-    Direction,
     Interaction,
-    InteractionKind,
     tags_from_db,
     tags_to_db,
 )
@@ -81,10 +80,10 @@ from kliento.sales.leads.models import (
 )
 from kliento.sales.leads.scoring import lead_score_refresh
 from kliento.sales.leads.services import (
-    _inquiry_body,
-    _lead_clean,
     find_duplicate,
+    lead_clean,
     lead_create,
+    lead_inquiry_create,
     lead_update,
 )
 from kliento.sales.orders import rollup
@@ -93,13 +92,11 @@ from kliento.sales.orders.services import (
     MAX_PRICE,
     MAX_QUANTITY,
     LineCalc,
-    _amount,
-    _record_created,
-    _save_lines,
-    _save_with_number,
-    _timeline,
     compute_totals,
     line_discount,
+    order_insert,
+    order_lines_replace,
+    order_timeline_sync,
 )
 
 HUNDRED = Decimal("100")
@@ -628,7 +625,7 @@ class LeadHandler(_SalesHandler):
             k: v for k, v in row.values.items() if k not in {"status", "created_at", *LEAD_CLOSING}
         }
         data.setdefault("source", LeadSource.IMPORT)
-        values = _lead_clean(self.user, data, None)
+        values = lead_clean(user=self.user, data=data)
         values.setdefault("owner_id", self.user.pk)
         now = timezone.now()
         lead = Lead.objects.create(
@@ -723,27 +720,13 @@ class LeadHandler(_SalesHandler):
             return
 
         def record() -> Interaction:
-            values = row.values
-            name = " ".join(p for p in (values.get("first_name"), values.get("last_name")) if p)
-            subject = (
-                _("Inquiry from %(name)s")
-                % {"name": name or values.get("email") or values.get("phone")}
-            )[:255]
-            inquiry = Interaction.objects.create(
-                kind=InteractionKind.WEBFORM,
-                channel=values.get("channel") or Channel.WEB,
-                direction=Direction.IN,
-                subject=subject,
-                body=_inquiry_body(values),
-                user=self.user,
-                contact=contact,
-            )
+            inquiry = lead_inquiry_create(user=self.user, values=row.values, contact=contact)
             audit_record(
                 user=self.user,
                 action=AuditLog.Action.UPDATE,
                 entity="contact",
                 obj=contact,
-                changes={"inquiry": [None, subject]},
+                changes={"inquiry": [None, inquiry.subject]},
             )
             ExternalRef.objects.update_or_create(
                 entity=INQUIRY,
@@ -1326,9 +1309,7 @@ class OrderHandler(_SalesHandler):
         }
         totals = self.totals(values, lines)
         order = Order(**values, **totals.__dict__)
-        _save_with_number(order)
-        _save_lines(order, lines)
-        _record_created(user=self.user, order=order)
+        order_insert(user=self.user, order=order, lines=lines)
         self.made.add(order.pk)
         return order
 
@@ -1365,8 +1346,7 @@ class OrderHandler(_SalesHandler):
         for field, value in {**after, **totals.__dict__}.items():
             setattr(order, field, value)
         if signature != new_signature:
-            OrderLine.objects.filter(order=order).delete()
-            _save_lines(order, lines)
+            order_lines_replace(order=order, lines=lines)
             changes["lines"] = [len(old_lines), len(lines)]
         order.version += 1
         order.updated_at = timezone.now()
@@ -1378,23 +1358,7 @@ class OrderHandler(_SalesHandler):
             obj=order,
             changes={**changes, "total": [None, str(order.total)]},
         )
-        subject = (
-            _("Order %(number)s · %(total)s")
-            % {"number": order.number, "total": _amount(order.total, order.currency)}
-        )[:255]
-        purchase = Interaction.objects.filter(
-            related_type="order", related_id=order.pk, kind="purchase"
-        )
-        if purchase.exists():
-            purchase.update(
-                subject=subject,
-                occurred_at=order.ordered_at,
-                channel=order.channel,
-                contact_id=order.contact_id,
-                company_id=order.company_id,
-            )
-        else:
-            _timeline(user=self.user, order=order, kind="purchase", subject=subject)
+        order_timeline_sync(user=self.user, order=order)
         return "updated"
 
 

@@ -166,7 +166,16 @@ def _owner(user: User | None, value: Any, errors: dict[str, str]) -> int | None:
     return owner_id
 
 
-def _lead_clean(user: User | None, data: dict[str, Any], lead: Lead | None) -> dict[str, Any]:
+def lead_clean(
+    *, user: User | None, data: dict[str, Any], lead: Lead | None = None
+) -> dict[str, Any]:
+    """Validate and normalise lead fields as every lead service does: the values to store.
+
+    `data` holds only fields of LEAD_FIELDS (email and phone normalised, choices and the owner
+    checked against `user`'s scope, at least a name, company, email or phone). `lead` is the
+    lead being changed, None for a new one. Raises ValidationFailedError with the errors by
+    field; saves nothing.
+    """
     errors: dict[str, str] = {}
     for key in data:
         if key not in LEAD_FIELDS:
@@ -336,18 +345,27 @@ def _inquiry_body(values: dict[str, Any], *, about: bool = True) -> str:
     return "\n\n".join(lines)
 
 
-def _attach_inquiry(
-    user: User | None, values: dict[str, Any], contact: Contact | None, lead: Lead | None
-) -> Intake:
-    """Record the inquiry on the known contact or lead, and tell its owner."""
-    target_owner = contact.owner if contact is not None else lead.owner
+def lead_inquiry_create(
+    *,
+    user: User | None,
+    values: dict[str, Any],
+    contact: Contact | None = None,
+    lead: Lead | None = None,
+) -> Interaction:
+    """The inquiry of a known person as an entry on their timeline: on `contact`, or else on
+    the open `lead` (and its contact and company). Its body is the message, what the person
+    gave and the tracking tags of `values` (cleaned by `lead_clean`).
+
+    Only the entry: no task, audit row, email or scoring. Capture adds those; the sales import
+    records a known contact's inquiry quietly and audits it itself.
+    """
     name = " ".join(p for p in (values.get("first_name"), values.get("last_name")) if p)
     subject = (
         _("Inquiry from %(name)s") % {"name": name or values.get("email") or values.get("phone")}
     )[:255]
     related = {"related_type": "lead", "related_id": lead.pk} if lead is not None else {}
     link = {"contact": contact} if contact is not None else {"contact_id": lead.contact_id}
-    inquiry = Interaction.objects.create(
+    return Interaction.objects.create(
         kind=InteractionKind.WEBFORM,
         channel=values.get("channel") or Channel.WEB,
         direction=Direction.IN,
@@ -358,6 +376,14 @@ def _attach_inquiry(
         **link,
         **related,
     )
+
+
+def _attach_inquiry(
+    user: User | None, values: dict[str, Any], contact: Contact | None, lead: Lead | None
+) -> Intake:
+    """Record the inquiry on the known contact or lead, and tell its owner."""
+    target_owner = contact.owner if contact is not None else lead.owner
+    inquiry = lead_inquiry_create(user=user, values=values, contact=contact, lead=lead)
     with translation.override(target_owner.language or settings.LANGUAGE_CODE):
         task_subject = _("New inquiry from an existing customer")
     Interaction.objects.create(
@@ -371,9 +397,10 @@ def _attach_inquiry(
         occurred_at=timezone.now(),
         assignee=target_owner,
         user=user,
-        company_id=lead.company_id if lead is not None else None,
-        **link,
-        **related,
+        contact_id=inquiry.contact_id,
+        company_id=inquiry.company_id,
+        related_type=inquiry.related_type,
+        related_id=inquiry.related_id,
     )
     record = contact if contact is not None else lead
     audit_record(
@@ -381,7 +408,7 @@ def _attach_inquiry(
         action=AuditLog.Action.UPDATE,
         entity="contact" if contact is not None else "lead",
         obj=record,
-        changes={"inquiry": [None, subject]},
+        changes={"inquiry": [None, inquiry.subject]},
     )
     _notify_owner(target_owner, record, values, inquiry.body)
     if lead is not None:
@@ -477,7 +504,7 @@ def lead_create(*, user: User, data: dict[str, Any], assign: bool = True) -> Int
         raise PermissionDeniedError(_("Your role is read-only."))
     data = dict(data)
     data.setdefault("source", LeadSource.MANUAL)
-    values = _lead_clean(user, data, None)
+    values = lead_clean(user=user, data=data)
     web_form = WebForm.objects.filter(pk=values.get("web_form_id") or 0).first()
     return _new_lead(user, values, web_form, assign)
 
@@ -491,7 +518,7 @@ def lead_update(
     _check_version(lead, expected_version)
     if "status" in data and data["status"] != lead.status:
         _require_open(lead)
-    values = _lead_clean(user, data, lead)
+    values = lead_clean(user=user, data=data, lead=lead)
     before = _snapshot(lead, list(values))
     for key, value in values.items():
         setattr(lead, key, value)
@@ -609,7 +636,7 @@ def lead_capture(*, web_form: WebForm, data: dict[str, Any], ip: str) -> Intake:
     if not clean.get("campaign") and clean.get("utm_campaign"):
         clean["campaign"] = clean["utm_campaign"]
     with transaction.atomic():
-        values = _lead_clean(None, clean, None)
+        values = lead_clean(user=None, data=clean)
         return _new_lead(None, values, web_form, assign=True)
 
 

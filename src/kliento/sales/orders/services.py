@@ -329,6 +329,37 @@ def _amount(value: Decimal, currency: str) -> str:
     return f"{value:,.2f}".replace(",", "\u00a0") + f" {currency}"
 
 
+def _purchase_subject(order: Order) -> str:
+    return (
+        _("Order %(number)s · %(total)s")
+        % {"number": order.number, "total": _amount(order.total, order.currency)}
+    )[:255]
+
+
+def order_timeline_sync(*, user: User | None, order: Order) -> None:
+    """Bring the order's purchase entry on the customer's timeline in line with the order:
+    its subject (number and total), date, channel and customer. An order without one gets it
+    (when it has a customer), attributed to `user`.
+
+    For writers that replace an order's values wholesale, like the sales import; they audit the
+    change themselves.
+    """
+    purchase = Interaction.objects.filter(
+        related_type="order", related_id=order.pk, kind="purchase"
+    )
+    subject = _purchase_subject(order)
+    if purchase.exists():
+        purchase.update(
+            subject=subject,
+            occurred_at=order.ordered_at,
+            channel=order.channel,
+            contact_id=order.contact_id,
+            company_id=order.company_id,
+        )
+    else:
+        _timeline(user=user, order=order, kind="purchase", subject=subject)
+
+
 def _require_writer(user: User) -> None:
     if not scope_for(user).may_write:
         raise PermissionDeniedError(_("Your role can view orders but not change them."))
@@ -447,11 +478,31 @@ def order_create(*, user: User, data: dict[str, Any]) -> Order:
         note=note,
         **totals.__dict__,
     )
-    _save_with_number(order)
-    _save_lines(order, lines)
-    _record_created(user=user, order=order)
+    order_insert(user=user, order=order, lines=lines)
     rollup.refresh_orders(order)
     return order
+
+
+def order_insert(*, user: User | None, order: Order, lines: list[LineCalc], quote=None) -> None:
+    """Insert a new, priced order with its lines: the next free number, the lines in the
+    given order, the audit row and the purchase entry on the customer's timeline.
+
+    The last step shared by `order_create`, `order_create_from_quote` and the sales import:
+    the caller validates, fills the totals (`compute_totals`) and holds the transaction. The
+    P&L rollup is the caller's to refresh (`rollup.refresh_orders`, or once per import batch).
+    """
+    _save_with_number(order)
+    _save_lines(order, lines)
+    _record_created(user=user, order=order, quote=quote)
+
+
+def order_lines_replace(*, order: Order, lines: list[LineCalc]) -> None:
+    """Replace the stored lines of `order` with `lines` (priced by `compute_totals`).
+
+    Only the lines: the caller saves the order's totals, audits and holds the transaction.
+    """
+    OrderLine.objects.filter(order=order).delete()
+    _save_lines(order, lines)
 
 
 def _save_lines(order: Order, lines: list[LineCalc]) -> None:
@@ -489,10 +540,7 @@ def _record_created(*, user: User | None, order: Order, quote=None) -> None:
             **({"quote": [None, quote.pk]} if quote is not None else {}),
         },
     )
-    subject = _("Order %(number)s · %(total)s") % {
-        "number": order.number,
-        "total": _amount(order.total, order.currency),
-    }
+    subject = _purchase_subject(order)
     body = (
         _("From quote %(quote)s.") % {"quote": f"{quote.number} v{quote.revision}"}
         if quote is not None
@@ -567,9 +615,7 @@ def order_create_from_quote(*, user: User | None, quote) -> Order:
         cost_company=cost,
         margin_company=revenue - cost,
     )
-    _save_with_number(order)
-    _save_lines(order, lines)
-    _record_created(user=user, order=order, quote=quote)
+    order_insert(user=user, order=order, lines=lines, quote=quote)
     rollup.refresh_orders(order)
     return order
 
