@@ -140,8 +140,8 @@ def test_users_list_shows_each_user_with_role_and_team(org, login, django_assert
     client = login(org.admin)
     client.get("/settings/users/")  # warm the session and the org settings row
 
-    # session, request user, the user menu's team, the user list with teams (one query)
-    with django_assert_num_queries(4):
+    # session, request user with their team (the user menu's), the user list with teams
+    with django_assert_num_queries(3):
         response = client.get("/settings/users/")
 
     page = text(response)
@@ -713,8 +713,9 @@ def test_audit_page_query_count_is_fixed(org, login, contact_factory, django_ass
     client = login(org.admin)
     client.get("/settings/audit/")
 
-    # session, request user, the user menu's team, the rows with their users, the user filter
-    with django_assert_num_queries(5):
+    # session, request user with their team (the menu's), the rows with their users, the user
+    # filter
+    with django_assert_num_queries(4):
         client.get("/settings/audit/")
 
 

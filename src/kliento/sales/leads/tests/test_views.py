@@ -36,9 +36,9 @@ def test_list_query_count_is_pinned(org, login, lead_factory, django_assert_num_
         lead_factory(owner=org.rep)
     client = login(org.head)
     client.get("/leads/")
-    # session + user, scope (team subtree: 2), shares, leads page, owners prefetch,
-    # owner filter list, campaigns, distribution targets.
-    with django_assert_num_queries(11):
+    # session + user with their team, scope (the team subtree's users), shares, leads page,
+    # owners prefetch, owner filter list, campaigns, distribution targets.
+    with django_assert_num_queries(10):
         response = client.get("/leads/?sort=score")
     assert response.status_code == 200
 
