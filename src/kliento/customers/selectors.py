@@ -37,6 +37,32 @@ MAX_LIMIT = 200
 # What a user picker or a name on a page needs (`pk`, `display_name`): the rest of the user row
 # (password hash, flags, dates) is left in the database.
 USER_NAME_FIELDS = ("id", "first_name", "last_name", "username")
+# What a row of the contact and company list pages shows (kliento_ui.contact_rows/company_rows)
+# and sorts by: the JSON columns (emails, phones, tags, custom values) stay in the database.
+CONTACT_ROW_FIELDS = (
+    "id",
+    "owner_id",
+    "first_name",
+    "middle_name",
+    "last_name",
+    "email",
+    "phone",
+    "lifecycle_stage",
+    "city",
+    "created_at",
+    "updated_at",
+)
+COMPANY_ROW_FIELDS = (
+    "id",
+    "owner_id",
+    "name",
+    "tax_id",
+    "industry",
+    "size",
+    "city",
+    "created_at",
+    "updated_at",
+)
 
 
 @dataclass
@@ -389,9 +415,11 @@ def contact_list(
     cursor: str | None = None,
     limit: int = 50,
     known_users: dict[int, User] | None = None,
+    columns: tuple[str, ...] | None = None,
 ) -> Page:
     """A page of the contacts the user sees. `known_users` ({id: user}, e.g. the owner picker's
-    users) supplies the rows' owners, saving the owner query when they are all in it."""
+    users) supplies the rows' owners, saving the owner query when they are all in it; with
+    `columns` (e.g. CONTACT_ROW_FIELDS) only those fields are loaded."""
     filters = dict(filters or {})
     fields = _sort_fields(CONTACT_SORTS, sort)
     qs, errors = _common_filters("contact", contact_qs(user), filters, CONTACT_FILTERS)
@@ -425,10 +453,12 @@ def contact_list(
             )
     if errors:
         raise ValidationFailedError(_("Invalid filters."), fields=errors)
-    return _page_with_owners(qs, fields, cursor, limit, known_users)
+    return _page_with_owners(qs, fields, cursor, limit, known_users, columns)
 
 
-def _page_with_owners(qs, fields, cursor, limit, known_users) -> Page:
+def _page_with_owners(qs, fields, cursor, limit, known_users, columns=None) -> Page:
+    if columns:
+        qs = qs.only(*columns)
     # Owners are fetched in a second query: joining them lets SQLite start from the user
     # table and sort every visible row instead of walking the sort index.
     if known_users is None:
@@ -449,8 +479,9 @@ def company_list(
     cursor: str | None = None,
     limit: int = 50,
     known_users: dict[int, User] | None = None,
+    columns: tuple[str, ...] | None = None,
 ) -> Page:
-    """A page of the companies the user sees; `known_users` as for contact_list."""
+    """A page of the companies the user sees; `known_users` and `columns` as for contact_list."""
     filters = dict(filters or {})
     fields = _sort_fields(COMPANY_SORTS, sort)
     qs, errors = _common_filters("company", company_qs(user), filters, COMPANY_FILTERS)
@@ -463,7 +494,7 @@ def company_list(
         qs = qs.filter(tax_id=str(filters["tax_id"]).strip())
     if errors:
         raise ValidationFailedError(_("Invalid filters."), fields=errors)
-    return _page_with_owners(qs, fields, cursor, limit, known_users)
+    return _page_with_owners(qs, fields, cursor, limit, known_users, columns)
 
 
 # --- timeline -----------------------------------------------------------------------------

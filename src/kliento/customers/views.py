@@ -151,7 +151,7 @@ def _custom_filter_rows(entity: str, filters: dict[str, str]) -> list[dict]:
     ]
 
 
-def _run_list(request: HttpRequest, list_fn, filters, sort, cursor, owners):
+def _run_list(request: HttpRequest, list_fn, filters, sort, cursor, owners, columns):
     errors: dict[str, str] = {}
     notice = ""
     # The owner picker's users are most rows' owners too: no separate owner query for them.
@@ -164,11 +164,17 @@ def _run_list(request: HttpRequest, list_fn, filters, sort, cursor, owners):
             cursor=cursor,
             limit=PAGE_SIZE,
             known_users=known,
+            columns=columns,
         )
     except BadCursorError:
         notice = _("That page link has expired; showing the first page.")
         page = list_fn(
-            user=request.user, filters=filters, sort=sort, limit=PAGE_SIZE, known_users=known
+            user=request.user,
+            filters=filters,
+            sort=sort,
+            limit=PAGE_SIZE,
+            known_users=known,
+            columns=columns,
         )
     except ValidationFailedError as exc:
         errors = forms.translate_errors(exc.fields)
@@ -193,7 +199,15 @@ def _sort_links(sort: str, columns: list[tuple[str, str]]) -> list[dict]:
 def contact_list(request: HttpRequest) -> HttpResponse:
     filters, sort, cursor, query = _list_state(request, "contact", CONTACT_FILTER_KEYS)
     owners = _active_users()
-    page, errors, notice = _run_list(request, selectors.contact_list, filters, sort, cursor, owners)
+    page, errors, notice = _run_list(
+        request,
+        selectors.contact_list,
+        filters,
+        sort,
+        cursor,
+        owners,
+        selectors.CONTACT_ROW_FIELDS,
+    )
     context = {
         "section": "contacts",
         "page": page,
@@ -219,7 +233,15 @@ def contact_list(request: HttpRequest) -> HttpResponse:
 def company_list(request: HttpRequest) -> HttpResponse:
     filters, sort, cursor, query = _list_state(request, "company", COMPANY_FILTER_KEYS)
     owners = _active_users()
-    page, errors, notice = _run_list(request, selectors.company_list, filters, sort, cursor, owners)
+    page, errors, notice = _run_list(
+        request,
+        selectors.company_list,
+        filters,
+        sort,
+        cursor,
+        owners,
+        selectors.COMPANY_ROW_FIELDS,
+    )
     context = {
         "section": "companies",
         "page": page,
