@@ -267,7 +267,7 @@ class Http:
             raise RuntimeError(f"login as {username} failed (status {status})")
 
 
-def measure(client: Http, paths: list[str], count: int, warmup: int = 5) -> dict:
+def measure(client: Http, paths: list[str], count: int, warmup: int = 5, expect: int = 200) -> dict:
     load_before = os.getloadavg()[0]
     for i in range(warmup):
         client.request("GET", paths[i % len(paths)])
@@ -276,7 +276,7 @@ def measure(client: Http, paths: list[str], count: int, warmup: int = 5) -> dict
     for i in range(count):
         status, body, ms = client.request("GET", paths[i % len(paths)])
         statuses[status] = statuses.get(status, 0) + 1
-        if status == 200:
+        if status == expect:
             times.append(ms)
         elif first_error is None:
             first_error = {"path": paths[i % len(paths)], "status": status,
@@ -527,6 +527,8 @@ def main() -> None:
         log(f"contact list page: {LIST_URL}")
         result["contact_list"] = page_with_sql(env, browser, LIST_URL, n)
         log(f"  {_fmt(result['contact_list'])}")
+        result["floors"] = floors(port, browser, result["contact_list"], n)
+        log(f"  floors: {result['floors']}")
 
         log(f"search: {len(queries)} queries")
         api_headers = {"Authorization": f"Bearer {raw_key}"}
@@ -568,6 +570,23 @@ def main() -> None:
         log(f"wrote {out_path}")
         if not args.keep:
             cleanup(args, env)
+
+
+def floors(port: int, browser: Http, contact_list: dict, count: int) -> dict:
+    """What any request costs before a page does its own work, on the same server: the health
+    check (the middleware stack and one SELECT 1, no session) and the cheapest page in the
+    layout for the signed-in user (a 404: session, user, menu). Each divided by the list's SQL
+    p95 says how far below 3 the app/SQL ratio of any page can go on this stack."""
+    result = {
+        "healthz": measure(Http(port), ["/healthz"], count),
+        "layout_404": measure(browser, ["/contacts/0/"], count, expect=404),
+    }
+    sql_p95 = (contact_list.get("sql") or {}).get("p95_ms")
+    for key in ("healthz", "layout_404"):
+        p95 = result[key].get("p95_ms")
+        if sql_p95 and p95:
+            result[key]["over_list_sql_p95"] = round(p95 / sql_p95, 2)
+    return result
 
 
 def _hit_count(body: bytes) -> int | None:

@@ -36,9 +36,11 @@ def _page(result: dict, name: str) -> tuple[str, str, str, str]:
 
 
 def main() -> None:
-    rows = []
+    rows, floor_rows = [], []
     for path in sorted(RESULTS.glob("foundation-*.json")):
         r = json.loads(path.read_text())
+        if r.get("floors"):
+            floor_rows.append(_floors(r))
         demo = r.get("demo", {}).get("seconds")
         cpu = None
         if r.get("demo", {}).get("cpu_user_s") is not None:
@@ -77,8 +79,25 @@ def main() -> None:
     print()
     _table(second, [[*r[:2], *r[7:13]] for r in rows])
     print()
+    if floor_rows:
+        _table(
+            ["db", "contacts", "list SQL p95", "/healthz p95", "÷ list SQL", "404 page p95",
+             "÷ list SQL"],
+            floor_rows,
+        )  # fmt: skip
+        print()
     for r in rows:
         print(f"- {r[0]}, {r[1]} contacts: {r[14]}")
+
+
+def _floors(r: dict) -> list[str]:
+    """The cost of any request on this stack (see floors() in foundation.py)."""
+    f, sql = r["floors"], r.get("contact_list", {}).get("sql", {})
+    cells = [r["db"], f"{r['contacts']:,}", _ms(sql, "p95_ms")]
+    for key in ("healthz", "layout_404"):
+        ratio = f[key].get("over_list_sql_p95")
+        cells += [_ms(f[key], "p95_ms"), f"{ratio:g}" if ratio is not None else NOT_MEASURED]
+    return cells
 
 
 def _table(header: list[str], rows: list[list[str]]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import threading
 from collections.abc import Callable
 
@@ -199,6 +200,13 @@ def file_database(transactional_db, tmp_path):
         connection.close()
         connection.settings_dict["NAME"] = name
         connection.connection = memory
+
+
+def free_port() -> int:
+    """A loopback TCP port nothing listens on (at the time of asking)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def run_concurrently(count: int, work: Callable[[int], object]) -> list[BaseException]:

@@ -3,6 +3,7 @@ from django.urls import include, path
 from kliento.core import views
 
 urlpatterns = [
+    path("healthz", views.healthz, name="healthz"),
     path("login/", views.LoginView.as_view(), name="login"),
     path("logout/", views.LogoutView.as_view(), name="logout"),
     path("account/language/", views.user_language, name="user_language"),

@@ -10,13 +10,15 @@ from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse
+from django.db import DatabaseError, connection
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import translation
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_POST
 
 from kliento.core import services
 from kliento.core.errors import NotFoundError, PermissionDeniedError, ValidationFailedError
@@ -137,3 +139,17 @@ def saved_view_delete(request: HttpRequest, pk: int) -> HttpResponse:
 def _list_url(entity: str, query: str) -> str:
     url = reverse(SAVED_VIEW_LISTS[entity])
     return f"{url}?{query}" if query else url
+
+
+@never_cache
+@require_GET
+def healthz(request: HttpRequest) -> JsonResponse:
+    """For a load balancer or a monitor: 200 when this process answers and reaches its
+    database, 503 when the database does not answer. Needs no login and shows no data."""
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+    except DatabaseError:
+        return JsonResponse({"status": "unavailable", "database": "unreachable"}, status=503)
+    return JsonResponse({"status": "ok", "database": "ok"})

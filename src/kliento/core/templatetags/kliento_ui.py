@@ -464,3 +464,49 @@ def render_panel(context, panel):
     values = {k: v for k, v in panel.items() if k != "template"}
     with context.push(**values):
         return context.template.engine.get_template(panel["template"]).render(context)
+
+
+# --- main navigation ----------------------------------------------------------------------
+# (section, URL name, label). Every page renders this bar; its URLs are reversed once per
+# process instead of twelve `{% url %}` tags a request.
+_NAV = [
+    ("home", "home", gettext_lazy("Home")),
+    ("contacts", "contact_list", gettext_lazy("Contacts")),
+    ("companies", "company_list", gettext_lazy("Companies")),
+    ("leads", "lead_list", gettext_lazy("Leads")),
+    ("deals", "deal_board", gettext_lazy("Deals")),
+    ("quotes", "quote_list", gettext_lazy("Quotes")),
+    ("orders", "order_list", gettext_lazy("Orders")),
+    ("products", "product_list", gettext_lazy("Products")),
+    ("plans", "plan_overview", gettext_lazy("Plans")),
+    ("reports", "report_index", gettext_lazy("Reports")),
+    ("tasks", "task_list", gettext_lazy("Tasks")),
+    ("data", "data_home", gettext_lazy("Data")),
+]
+
+
+@lru_cache(maxsize=8)
+def _nav_urls(urlconf) -> tuple[tuple[str, str, object], ...]:
+    items = []
+    for section, name, label in _NAV:
+        try:
+            items.append((section, _e(reverse(name, urlconf=urlconf)), label))
+        except NoReverseMatch:  # an app left out of INSTALLED_APPS/urls
+            continue
+    return tuple(items)
+
+
+@register.simple_tag
+def main_nav(section: str = "") -> str:
+    """The links of the top bar, the current `section` marked for the eye and for screen
+    readers."""
+    from django.urls import get_urlconf
+
+    return mark_safe(  # noqa: S308 - URLs and labels went through _e
+        "".join(
+            f'<a href="{url}" class="active" aria-current="page">{_e(label)}</a>'
+            if key == section
+            else f'<a href="{url}">{_e(label)}</a>'
+            for key, url, label in _nav_urls(get_urlconf())
+        )
+    )

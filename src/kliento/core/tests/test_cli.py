@@ -374,6 +374,7 @@ def test_serve_first_start_prints_admin_login_once_serves_http_and_runs_jobs(fre
     try:
         output = second.wait_for("Press Ctrl-C to stop.")
         assert second.get("/login/") in {200, 302, 404}
+        assert second.get("/healthz") == 200
         assert "password:" not in output
         assert "Job worker started" not in output
         assert second.stop(signal.SIGINT) == 0

@@ -173,3 +173,65 @@ def test_the_500_page_renders_without_a_request():
 
     assert "Something went wrong on our side" in html
     assert "/static/kliento/kliento.css" in html
+
+
+# --- health check -------------------------------------------------------------------------
+
+
+def test_healthz_answers_without_a_login_and_reaches_the_database(db):
+    response = Client().get("/healthz")
+
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "database": "ok"}
+    assert "no-cache" in response["Cache-Control"]
+    assert "sessionid" not in response.cookies
+
+
+def test_healthz_refuses_other_methods(db):
+    assert Client().post("/healthz").status_code == 405
+
+
+@pytest.mark.django_db(transaction=True)
+def test_healthz_answers_503_when_the_database_does_not_answer():
+    from django.db import connection
+
+    from kliento.conftest import free_port
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the SQLite test database lives in memory and cannot be made unreachable")
+    saved = dict(connection.settings_dict)
+    connection.close()
+    connection.settings_dict["PORT"] = str(free_port())  # nothing listens there
+    try:
+        response = Client().get("/healthz")
+    finally:
+        connection.close()
+        connection.settings_dict.clear()
+        connection.settings_dict.update(saved)
+
+    assert response.status_code == 503
+    assert response.json() == {"status": "unavailable", "database": "unreachable"}
+
+
+# --- main navigation ----------------------------------------------------------------------
+
+
+def test_main_nav_marks_the_current_section_in_the_users_language(org, login):
+    org.rep.language = "ru"
+    org.rep.save(update_fields=["language"])
+    client = login(org.rep)
+
+    page = client.get("/contacts/").content.decode()
+    nav = page[page.index('<nav class="nav"') : page.index("</nav>")]
+
+    assert '<a href="/contacts/" class="active" aria-current="page">Контакты</a>' in nav
+    assert '<a href="/companies/">Компании</a>' in nav
+    assert '<a href="/tasks/">Задачи</a>' in nav
+    assert nav.count('aria-current="page"') == 1
+
+    org.rep.language = "en"
+    org.rep.save(update_fields=["language"])
+    page = client.get("/tasks/").content.decode()
+    nav = page[page.index('<nav class="nav"') : page.index("</nav>")]
+    assert '<a href="/tasks/" class="active" aria-current="page">Tasks</a>' in nav
+    assert '<a href="/contacts/">Contacts</a>' in nav
