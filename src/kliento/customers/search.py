@@ -223,6 +223,20 @@ def _candidates(terms: list[list[str]], owner_filter: str, params: list, limit: 
         return cursor.fetchall()
 
 
+def search_candidate_ids(*, entity: str, text: str, limit: int) -> list[int]:
+    """Ids of `entity` records ("contact" or "company") whose index entry matches every word of
+    `text`, typo corrections included, as search() finds them: unranked, and regardless of who
+    may see them, so the caller ranks the records and checks visibility itself.
+
+    At most `limit` entries of either entity are read, so fewer than `limit` ids may come back.
+    """
+    terms = query_terms(text)
+    if not terms:
+        return []
+    rows = _candidates(terms, "", [], limit=limit)
+    return [object_id for row_entity, object_id, *_rest in rows if row_entity == entity]
+
+
 def _score(terms: list[list[str]], text: str, similar: dict | None = None) -> float:
     """1.0 for whole-word matches of every query word; less for prefixes and corrections.
 

@@ -6,6 +6,7 @@ from datetime import date, datetime
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Choices, Model
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext as _
@@ -132,9 +133,15 @@ def _check_duplicates(user: User, entity: str, values: dict[str, Any]) -> None:
 
 
 # --- shared cleaning helpers --------------------------------------------------------------
+# The public ones are also the rules of the file import (dataio.transfer.cleaning), so an
+# imported row is held to what the forms and the API accept.
 
 
-def _text(model, field: str, value: Any, errors: dict[str, str]) -> str:
+def text_clean(model: type[Model], field: str, value: Any, errors: dict[str, str]) -> str:
+    """`value` as the text `model.field` stores: stripped, "" for None.
+
+    Not text, or longer than the field's max_length: the reason goes to `errors[field]`.
+    """
     if value is None:
         return ""
     if not isinstance(value, str):
@@ -147,7 +154,18 @@ def _text(model, field: str, value: Any, errors: dict[str, str]) -> str:
     return value
 
 
-def _choice(value: Any, choices, field: str, errors: dict[str, str]) -> str:
+class ChoicesWithBlank:
+    """Choices plus the empty value, for choice_clean on optional choice fields."""
+
+    def __init__(self, choices: type[Choices]):
+        self.values = ["", *choices.values]
+
+
+def choice_clean(
+    value: Any, choices: type[Choices] | ChoicesWithBlank, field: str, errors: dict[str, str]
+) -> str:
+    """`value` ("" for None) when it is one of `choices.values`; otherwise the allowed values go
+    to `errors[field]`. Wrap optional choice fields in ChoicesWithBlank."""
     value = "" if value is None else value
     if value not in choices.values:
         allowed = ", ".join(v for v in choices.values if v)
@@ -215,7 +233,12 @@ def _phones(values: Any, field: str, errors: dict[str, str]) -> list[str]:
     return result
 
 
-def _tags(values: Any, errors: dict[str, str]) -> str:
+def tags_clean(values: Any, errors: dict[str, str]) -> str:
+    """Tags (a list, or one comma-separated string) in their stored form ("" for None).
+
+    Not a list of strings, a comma inside a tag, or more than 500 characters stored: the reason
+    goes to `errors["tags"]`.
+    """
     if values is None:
         return ""
     if isinstance(values, str):
@@ -298,7 +321,7 @@ def _clean_record_fields(
 ) -> None:
     """Tags, owner and custom values, which contacts and companies share."""
     if "tags" in data:
-        values["tags"] = _tags(data["tags"], errors)
+        values["tags"] = tags_clean(data["tags"], errors)
     if "owner_id" in data:
         owner_id = _owner(user, data["owner_id"], errors)
         if owner_id is not None:
@@ -355,7 +378,7 @@ def _contact_clean(user: User, data: dict[str, Any], contact: Contact | None) ->
     values: dict[str, Any] = {}
     for field in CONTACT_TEXT_FIELDS:
         if field in data:
-            values[field] = _text(Contact, field, data[field], errors)
+            values[field] = text_clean(Contact, field, data[field], errors)
     if "emails" in data:
         values["emails"] = _emails(data["emails"], "emails", errors)
         values["email"] = values["emails"][0] if values["emails"] else ""
@@ -365,15 +388,15 @@ def _contact_clean(user: User, data: dict[str, Any], contact: Contact | None) ->
     if "birth_date" in data:
         values["birth_date"] = _date(data["birth_date"], "birth_date", errors)
     if "gender" in data:
-        values["gender"] = _choice(data["gender"], Gender, "gender", errors)
+        values["gender"] = choice_clean(data["gender"], Gender, "gender", errors)
     if "lifecycle_stage" in data:
-        values["lifecycle_stage"] = _choice(
+        values["lifecycle_stage"] = choice_clean(
             data["lifecycle_stage"], LifecycleStage, "lifecycle_stage", errors
         )
     if "preferred_channel" in data:
-        values["preferred_channel"] = _choice(
+        values["preferred_channel"] = choice_clean(
             data["preferred_channel"] or "",
-            _WithBlank(ConsentChannel),
+            ChoicesWithBlank(ConsentChannel),
             "preferred_channel",
             errors,
         )
@@ -402,13 +425,6 @@ def _contact_clean(user: User, data: dict[str, Any], contact: Contact | None) ->
     if errors:
         raise ValidationFailedError(_("Some fields are invalid."), fields=errors)
     return values
-
-
-class _WithBlank:
-    """Choices plus the empty value (for optional choice fields)."""
-
-    def __init__(self, choices):
-        self.values = ["", *choices.values]
 
 
 def _company_links(user: User, links: Any, errors: dict[str, str]) -> list[dict[str, Any]]:
@@ -564,8 +580,8 @@ def consent_set(
     if not can_read(user, "contact", contact):
         raise NotFoundError()
     errors: dict[str, str] = {}
-    _choice(channel, ConsentChannel, "channel", errors)
-    _choice(status, Consent.Status, "status", errors)
+    choice_clean(channel, ConsentChannel, "channel", errors)
+    choice_clean(status, Consent.Status, "status", errors)
     if errors:
         raise ValidationFailedError(fields=errors)
     existing = Consent.objects.filter(contact=contact, channel=channel).first()
@@ -595,11 +611,11 @@ def _company_clean(user: User, data: dict[str, Any], company: Company | None) ->
     values: dict[str, Any] = {}
     for field in COMPANY_TEXT_FIELDS:
         if field in data:
-            values[field] = _text(Company, field, data[field], errors)
+            values[field] = text_clean(Company, field, data[field], errors)
     if "tax_id" in values and values["tax_id"] and not values["tax_id"].replace(" ", "").isalnum():
         errors["tax_id"] = _("A tax id has only letters and digits.")
     if "size" in data:
-        values["size"] = _choice(data["size"] or "", CompanySize, "size", errors)
+        values["size"] = choice_clean(data["size"] or "", CompanySize, "size", errors)
     if "emails" in data:
         values["emails"] = _emails(data["emails"], "emails", errors)
     if "phones" in data:
@@ -723,7 +739,7 @@ def _interaction_clean(
     values: dict[str, Any] = {}
     for field in ("subject", "outcome", "related_type"):
         if field in data:
-            values[field] = _text(Interaction, field, data[field], errors)
+            values[field] = text_clean(Interaction, field, data[field], errors)
     if "body" in data:
         body = data["body"] or ""
         if not isinstance(body, str):
@@ -733,11 +749,11 @@ def _interaction_clean(
         else:
             values["body"] = body
     if "kind" in data:
-        values["kind"] = _choice(data["kind"], InteractionKind, "kind", errors)
+        values["kind"] = choice_clean(data["kind"], InteractionKind, "kind", errors)
     if "channel" in data and data["channel"]:
-        values["channel"] = _choice(data["channel"], Channel, "channel", errors)
+        values["channel"] = choice_clean(data["channel"], Channel, "channel", errors)
     if "direction" in data:
-        values["direction"] = _choice(data["direction"], Direction, "direction", errors)
+        values["direction"] = choice_clean(data["direction"], Direction, "direction", errors)
     for field in ("occurred_at", "due_at", "remind_at"):
         if field in data:
             values[field] = _datetime(data[field], field, errors)

@@ -19,7 +19,7 @@ from kliento.core.models import User
 from kliento.core.permissions import can_read
 from kliento.customers.models import Company, Contact
 from kliento.customers.normalize import NormalizationError, format_phone, normalize_phone
-from kliento.customers.search import _candidates, query_terms
+from kliento.customers.search import search_candidate_ids
 from kliento.dataio.dedup.matching import (
     SUGGEST_THRESHOLD,
     company_features,
@@ -93,11 +93,7 @@ def _phones(values: list[str]) -> list[str]:
 
 
 def _name_ids(entity: str, text: str) -> list[int]:
-    terms = query_terms(text)
-    if not terms:
-        return []
-    rows = _candidates(terms, "", [], limit=MAX_LOOKUP)
-    return [r[1] for r in rows if r[0] == entity]
+    return search_candidate_ids(entity=entity, text=text, limit=MAX_LOOKUP)
 
 
 def _finish(user: User, entity: str, scored: list, limit: int) -> list[Candidate]:

@@ -1,6 +1,6 @@
 """One imported row → the field values the customer services would store, or reasons why not.
 
-The rules are the services' (customers/services.py helpers for text, choices and tags), with
+The rules are the services' (customers.services text_clean, choice_clean, tags_clean), with
 two shortcuts for speed that give the same result: a plain ASCII email is checked by a regular
 expression and lowercased (email-validator is asked only about anything else), and the
 phone region is read once per import instead of once per number. `search_text` is
@@ -38,7 +38,7 @@ from kliento.customers.normalize import (
     normalize_email,
     normalize_phone,
 )
-from kliento.customers.services import _choice, _tags, _text, _WithBlank
+from kliento.customers.services import ChoicesWithBlank, choice_clean, tags_clean, text_clean
 from kliento.dataio.transfer.fields import (
     ValueProblem,
     parse_date_value,
@@ -209,7 +209,7 @@ class Cleaner:
             return ""
         value = table.get(text.lower())
         if value is None:
-            return _choice(text, choices, field, errors)
+            return choice_clean(text, choices, field, errors)
         return value
 
     def custom_values(self, raw: dict[str, str], errors: dict, creating: bool) -> dict | None:
@@ -281,7 +281,7 @@ class Cleaner:
         ):
             text = raw.get(field, "")
             if text.strip():
-                values[field] = _text(Contact, field, text, errors)
+                values[field] = text_clean(Contact, field, text, errors)
         country = raw.get("country", "").strip()
         if country:
             if len(country) != 2 or not country.isalpha():
@@ -311,7 +311,7 @@ class Cleaner:
             values["preferred_channel"] = self.choice(
                 raw["preferred_channel"],
                 self.channels,
-                _WithBlank(ConsentChannel),
+                ChoicesWithBlank(ConsentChannel),
                 "preferred_channel",
                 errors,
             )
@@ -330,7 +330,7 @@ class Cleaner:
         ):  # fmt: skip
             text = raw.get(field, "")
             if text.strip():
-                values[field] = _text(Company, field, text, errors)
+                values[field] = text_clean(Company, field, text, errors)
         if values.get("tax_id"):
             values["tax_id"] = values["tax_id"].replace(" ", "")
             if not values["tax_id"].isalnum():
@@ -354,7 +354,7 @@ class Cleaner:
 
     def _record_fields(self, raw, custom, values, errors) -> None:
         if raw.get("tags", "").strip():
-            values["tags"] = _tags(split_multi(raw["tags"]), errors)
+            values["tags"] = tags_clean(split_multi(raw["tags"]), errors)
         if raw.get("owner", "").strip():
             owner_id = self.owner(raw["owner"], errors)
             if owner_id:
@@ -371,7 +371,7 @@ class Cleaner:
         values: dict[str, Any] = {}
         for field in ("subject", "outcome"):
             if raw.get(field, "").strip():
-                values[field] = _text(Interaction, field, raw[field], errors)
+                values[field] = text_clean(Interaction, field, raw[field], errors)
         if raw.get("body", ""):
             if len(raw["body"]) > 100_000:
                 errors["body"] = _("At most %(n)s characters.") % {"n": 100_000}
