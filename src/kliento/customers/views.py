@@ -15,6 +15,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 from django.views.decorators.http import require_http_methods, require_POST
 
 from kliento.core.errors import BadCursorError, StaleVersionError, ValidationFailedError
@@ -216,7 +217,12 @@ def contact_list(request: HttpRequest) -> HttpResponse:
         "notice": notice,
         "sort": sort,
         "sorts": _sort_links(
-            sort, [("name", _("Name")), ("updated", _("Updated")), ("created", _("Created"))]
+            sort,
+            [
+                ("name", pgettext("person", "Name")),
+                ("updated", _("Updated")),
+                ("created", _("Created")),
+            ],
         ),
         "stages": LifecycleStage.choices,
         "owners": owners,

@@ -216,7 +216,11 @@ def test_healthz_answers_503_when_the_database_does_not_answer():
 # --- main navigation ----------------------------------------------------------------------
 
 
-def test_main_nav_marks_the_current_section_in_the_users_language(org, login):
+def test_main_nav_marks_the_current_section_in_the_users_language(
+    org, login, contact_factory, company_factory
+):
+    contact_factory(owner=org.rep)
+    company_factory(owner=org.rep)
     org.rep.language = "ru"
     org.rep.save(update_fields=["language"])
     client = login(org.rep)
@@ -228,6 +232,9 @@ def test_main_nav_marks_the_current_section_in_the_users_language(org, login):
     assert '<a href="/companies/">Компании</a>' in nav
     assert '<a href="/tasks/">Задачи</a>' in nav
     assert nav.count('aria-current="page"') == 1
+    # A person has a name ("Имя"), a company a title ("Название").
+    assert 'class="sorted">Имя ↑</a></th>' in page
+    assert 'class="sorted">Название ↑</a></th>' in client.get("/companies/").content.decode()
 
     org.rep.language = "en"
     org.rep.save(update_fields=["language"])
