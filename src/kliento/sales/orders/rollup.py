@@ -9,7 +9,8 @@ the order lines only for the days at either end. The rollup is exact, never appr
   PostgreSQL an advisory lock per (month, owner) makes two concurrent writers recompute one
   after the other, each seeing the other's committed order; SQLite has one writer anyway;
 - bulk loaders (the demo, imports) call `refresh` once per batch or `rebuild` at the end;
-- `kliento manage pnl_rollup` rebuilds everything (after a TIME_ZONE change, say).
+- `kliento manage pnl_rollup` rebuilds everything (after a TIME_ZONE change, say) in one
+  grouped pass, each order in the month whose recompute counts it.
 
 Months are those of the company time zone (settings.TIME_ZONE), whatever zone is active.
 """
@@ -25,9 +26,11 @@ from django.db import connection, transaction
 from django.db.models import (
     Case,
     Count,
+    DateField,
     DecimalField,
     ExpressionWrapper,
     F,
+    Func,
     Max,
     Min,
     Q,
@@ -101,11 +104,13 @@ def key_of(order: Order) -> Key:
     return month_of(order.ordered_at), order.owner_id
 
 
-def _month_q(month: dt.date, owners: Iterable[int] | None, prefix: str = "") -> Q:
+def _months_q(first: dt.date, last: dt.date, owners: Iterable[int] | None, prefix: str = "") -> Q:
+    """The orders that bring revenue from the first instant of month `first` to the end of
+    month `last` (company time)."""
     q = Q(
         **{
-            f"{prefix}ordered_at__gte": month_start(month),
-            f"{prefix}ordered_at__lt": month_start(next_month(month)),
+            f"{prefix}ordered_at__gte": month_start(first),
+            f"{prefix}ordered_at__lt": month_start(next_month(last)),
         }
     ) & ~Q(**{f"{prefix}status__in": NO_REVENUE_STATUSES})
     if owners is not None:
@@ -113,23 +118,69 @@ def _month_q(month: dt.date, owners: Iterable[int] | None, prefix: str = "") -> 
     return q
 
 
-def _per_product(month: dt.date, owners: Iterable[int] | None) -> QuerySet:
+def _month_q(month: dt.date, owners: Iterable[int] | None, prefix: str = "") -> Q:
+    return _months_q(month, month, owners, prefix)
+
+
+class _MonthOf(Func):
+    """The month (its first day) of an order's `ordered_at`, for orders within `months`: a
+    binary search over the month starts that `_month_q` filters on, so the full rebuild puts
+    an order in the month whose recompute counts it; about log2(months) comparisons a row.
+
+    Like the reports' MonthOf, which works in the current time zone (the rollup's months are
+    the company's); TruncMonth would call a Python function per row on SQLite.
+    """
+
+    output_field = DateField()
+
+    def __init__(self, field: str, months: list[dt.date]):
+        super().__init__(F(field))
+        self.months = list(months)
+
+    def as_sql(self, compiler, connection, **extra):
+        column, column_params = compiler.compile(self.source_expressions[0])
+        ops = connection.ops
+        bounds = [ops.adapt_datetimefield_value(month_start(m)) for m in self.months]
+        values = [ops.adapt_datefield_value(m) for m in self.months]
+
+        def search(lo: int, hi: int) -> tuple[str, list]:
+            if hi - lo == 1:
+                return "%s", [values[lo]]
+            mid = (lo + hi) // 2
+            left, left_params = search(lo, mid)
+            right, right_params = search(mid, hi)
+            return (
+                f"CASE WHEN {column} < %s THEN {left} ELSE {right} END",
+                [*column_params, bounds[mid], *left_params, *right_params],
+            )
+
+        if len(self.months) == 1:
+            return f"CASE WHEN {column} IS NOT NULL THEN %s END", [*column_params, values[0]]
+        return search(0, len(self.months))
+
+
+def _per_product(q: Q, **month_key: _MonthOf) -> QuerySet:
+    """The lines' sums per owner and product (and `month_key`, when given) of the orders `q`."""
     return (
-        OrderLine.objects.filter(_month_q(month, owners, "order__"))
-        .annotate(owner_key=F("order__owner_id"), product_key=Coalesce(F("product_id"), Value(0)))
-        .values("owner_key", "product_key")
+        OrderLine.objects.filter(q)
+        .annotate(
+            **month_key,
+            owner_key=F("order__owner_id"),
+            product_key=Coalesce(F("product_id"), Value(0)),
+        )
+        .values(*month_key, "owner_key", "product_key")
         .annotate(**line_aggregates())
         .order_by()
     )
 
 
-def _orders_per_owner(month: dt.date, owners: Iterable[int] | None) -> QuerySet:
+def _orders_per_owner(q: Q, **month_key: _MonthOf) -> QuerySet:
     # Every order has at least one line (the services refuse an order without), so counting
     # the orders counts the orders of the lines, without reading the lines.
     return (
-        Order.objects.filter(_month_q(month, owners))
-        .annotate(owner_key=F("owner_id"))
-        .values("owner_key")
+        Order.objects.filter(q)
+        .annotate(**month_key, owner_key=F("owner_id"))
+        .values(*month_key, "owner_key")
         .annotate(orders=Count("id"))
         .order_by()
     )
@@ -138,26 +189,36 @@ def _orders_per_owner(month: dt.date, owners: Iterable[int] | None) -> QuerySet:
 COLUMNS = "month, owner_id, product_key, orders, quantity, revenue, cost, discounts"
 
 
-def _insert_month(month: dt.date, owners: Iterable[int] | None) -> None:
-    """INSERT … SELECT the month's sums per product, and each owner's number of orders (which
-    the products' rows can't give: an order has several products); the rows never pass
-    through Python."""
+def _insert(per_product: QuerySet, orders_per_owner: QuerySet, *, month: dt.date | None) -> None:
+    """INSERT … SELECT the sums per product, and each owner's number of orders (which the
+    products' rows can't give: an order has several products); the rows never pass through
+    Python. `month`: the month of every row, or None for each row's own `month_key`."""
     table = connection.ops.quote_name(ProductMonth._meta.db_table)
-    month_param = connection.ops.adapt_datefield_value(month)
-    sql, params = _per_product(month, owners).query.sql_with_params()
-    count_sql, count_params = _orders_per_owner(month, owners).query.sql_with_params()
+    if month is None:
+        month_sql, month_params = "s.month_key", ()
+    else:
+        month_sql, month_params = "%s", (connection.ops.adapt_datefield_value(month),)
+    sums = {
+        "s.product_key, s.orders, s.qty, s.revenue, s.costs, s.discounts": per_product,
+        f"{ALL_PRODUCTS}, s.orders, 0, 0, 0, 0": orders_per_owner,
+    }
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {table} ({COLUMNS}) "
-            "SELECT %s, s.owner_key, s.product_key, s.orders, s.qty, s.revenue, s.costs, "
-            f"s.discounts FROM ({sql}) s",
-            (month_param, *params),
-        )
-        cursor.execute(
-            f"INSERT INTO {table} ({COLUMNS}) "
-            f"SELECT %s, s.owner_key, {ALL_PRODUCTS}, s.orders, 0, 0, 0, 0 FROM ({count_sql}) s",
-            (month_param, *count_params),
-        )
+        for columns, qs in sums.items():
+            sql, params = qs.query.sql_with_params()
+            cursor.execute(
+                f"INSERT INTO {table} ({COLUMNS}) "
+                f"SELECT {month_sql}, s.owner_key, {columns} FROM ({sql}) s",
+                (*month_params, *params),
+            )
+
+
+def _insert_month(month: dt.date, owners: Iterable[int] | None) -> None:
+    """The rows of `month` for these owners."""
+    _insert(
+        _per_product(_month_q(month, owners, "order__")),
+        _orders_per_owner(_month_q(month, owners)),
+        month=month,
+    )
 
 
 def _lock(keys: list[Key]) -> None:
@@ -193,13 +254,24 @@ def refresh_orders(*orders: Order, before: Iterable[Key] = ()) -> None:
 
 @transaction.atomic
 def rebuild() -> int:
-    """The whole rollup again from the order lines; returns the number of rows."""
+    """The whole rollup again from the order lines, in one grouped pass over all the orders
+    (a statement per month read every order line each month on PostgreSQL); returns the
+    number of rows."""
     ProductMonth.objects.all().delete()
     span = Order.objects.aggregate(first=Min("ordered_at"), last=Max("ordered_at"))
     if span["first"] is None:
         return 0
-    month, last = month_of(span["first"]), month_of(span["last"])
+    months, month, last = [], month_of(span["first"]), month_of(span["last"])
     while month <= last:
-        _insert_month(month, None)
+        months.append(month)
         month = next_month(month)
+    first, last = months[0], months[-1]
+    _insert(
+        _per_product(
+            _months_q(first, last, None, "order__"),
+            month_key=_MonthOf("order__ordered_at", months),
+        ),
+        _orders_per_owner(_months_q(first, last, None), month_key=_MonthOf("ordered_at", months)),
+        month=None,
+    )
     return ProductMonth.objects.count()

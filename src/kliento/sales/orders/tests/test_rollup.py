@@ -3,11 +3,14 @@ over a period of whole and partial months equals the same sums taken over the or
 
 from __future__ import annotations
 
-from collections import defaultdict
+import datetime as dt
+from collections import Counter, defaultdict
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.management import call_command
+from django.utils import timezone
 
 from kliento.customers.models import RecordShare
 from kliento.sales.orders import rollup, services
@@ -19,7 +22,7 @@ pytestmark = pytest.mark.django_db
 def _rows() -> list[tuple]:
     return sorted(
         ProductMonth.objects.values_list(
-            "month", "owner_id", "product_key", "orders", "quantity", "revenue", "cost"
+            "month", "owner_id", "product_key", "orders", "quantity", "revenue", "cost", "discounts"
         )
     )
 
@@ -244,3 +247,109 @@ def test_each_partial_month_takes_the_cheaper_side(org):
     today = timezone.localdate()
     p = plan(today.replace(day=1).isoformat(), today.isoformat())
     assert (p[0], p[2]) == (today.replace(day=1), ())
+
+
+@pytest.fixture(params=["UTC", "Europe/Moscow", "America/New_York"])
+def company_zone(request, settings) -> ZoneInfo:
+    settings.TIME_ZONE = request.param
+    return ZoneInfo(request.param)
+
+
+@pytest.fixture
+def ledger(company_zone, org, contact_factory, products, usd_rate, make_quote) -> list[Order]:
+    """Orders of three owners from December 2025 to April 2026 in every status, in roubles and
+    dollars, some a second either side of a month's first instant in the company time zone,
+    one with a line without a product. Statuses are set straight in the database."""
+    std, pro, impl = products[0], products[1], products[2]
+    contact = contact_factory(owner=org.admin, first_name="Irina", last_name="Volkova")
+
+    def local(text: str) -> dt.datetime:
+        return timezone.make_aware(dt.datetime.fromisoformat(text), company_zone)
+
+    def order(owner, moment, lines, status="new", currency="RUB"):
+        made = services.order_create(
+            user=org.admin,
+            data={
+                "contact": contact.pk,
+                "owner": owner.pk,
+                "currency": currency,
+                "ordered_at": local(moment),
+                "lines": [
+                    {"product": p.pk, "quantity": q, "price": price, **extra}
+                    for p, q, price, extra in lines
+                ],
+            },
+        )
+        Order.objects.filter(pk=made.pk).update(status=status)
+        return made
+
+    ten_off = {"discount_kind": "percent", "discount_value": "10"}
+    rep, peer, other = org.rep, org.rep_peer, org.other_rep
+    ledger = [
+        order(rep, "2025-12-31 23:59:59", [(std, "2", "1000.00", {})], "paid"),
+        order(rep, "2026-01-01 00:00:00", [(std, "1", "1000.00", {}), (pro, "1", "2000.00", {})]),
+        order(peer, "2026-01-15 12:00:00", [(impl, "1.5", "3000.00", ten_off)], "shipped"),
+        order(rep, "2026-02-28 23:59:59", [(pro, "3", "1990.00", ten_off)], "cancelled"),
+        order(rep, "2026-02-28 23:59:58", [(std, "1", "1000.00", {}), (std, "4", "950.00", {})]),
+        order(rep, "2026-03-01 00:00:00", [(impl, "2", "3000.00", {})], "returned"),
+        order(rep, "2026-03-01 00:00:01", [(pro, "1", "19.99", ten_off)], "paid", "USD"),
+        order(other, "2026-03-14 09:30:00", [(std, "7", "990.00", {}), (impl, "1", "10.00", {})]),
+        order(other, "2026-03-31 23:59:59", [(pro, "2", "2000.00", {})], "shipped"),
+        order(other, "2026-04-01 00:00:00", [(pro, "1", "2000.00", {})], "cancelled"),
+        order(peer, "2026-04-01 00:00:00", [(std, "1", "1000.00", ten_off)], "returned"),
+        order(peer, "2026-04-30 23:59:59", [(impl, "1", "3000.00", {})], "new"),
+    ]
+    from_quote = services.order_create_from_quote(
+        user=org.rep, quote=make_quote(status="accepted")
+    )  # its second line has no product
+    Order.objects.filter(pk=from_quote.pk).update(ordered_at=local("2026-02-01 00:00:00"))
+    return [*ledger, from_quote]
+
+
+def test_the_full_rebuild_equals_the_per_key_recompute(org, products, ledger, company_zone):
+    keys = {rollup.key_of(o) for o in Order.objects.all()}
+    ProductMonth.objects.all().delete()
+    rollup.refresh(keys)
+    per_key = _rows()
+
+    assert rollup.rebuild() == len(per_key)
+
+    assert _rows() == per_key
+    # The orders counted per (month, owner) are those of the company calendar that bring revenue.
+    counted = Counter(
+        (timezone.localtime(o.ordered_at, company_zone).date().replace(day=1), o.owner_id)
+        for o in Order.objects.exclude(status__in=NO_REVENUE_STATUSES)
+    )
+    assert {
+        (month, owner): orders
+        for month, owner, product, orders, *_ in per_key
+        if product == rollup.ALL_PRODUCTS
+    } == counted
+    assert counted == {
+        (dt.date(2025, 12, 1), org.rep.pk): 1,
+        (dt.date(2026, 1, 1), org.rep.pk): 1,
+        (dt.date(2026, 1, 1), org.rep_peer.pk): 1,
+        (dt.date(2026, 2, 1), org.rep.pk): 2,
+        (dt.date(2026, 3, 1), org.rep.pk): 1,
+        (dt.date(2026, 3, 1), org.other_rep.pk): 2,
+        (dt.date(2026, 4, 1), org.rep_peer.pk): 1,
+    }
+    feb = [r for r in per_key if r[:2] == (dt.date(2026, 2, 1), org.rep.pk)]
+    assert {r[2]: r[3:5] for r in feb} == {
+        rollup.ALL_PRODUCTS: (2, Decimal("0.000")),
+        0: (1, Decimal("1.000")),  # the quote's line without a product
+        products[0].pk: (2, Decimal("7.000")),  # 1 + 4, and 2 from the quote
+    }
+
+
+def test_the_full_rebuild_takes_the_same_statements_however_many_months(
+    ledger, django_assert_num_queries
+):
+    # savepoint, delete, first and last order, company currency, two INSERT … SELECT, count,
+    # release: the same for five months and for seven years
+    with django_assert_num_queries(8):
+        rollup.rebuild()
+    Order.objects.filter(pk=ledger[0].pk).update(ordered_at=ledger[0].ordered_at.replace(year=2019))
+    with django_assert_num_queries(8):
+        rollup.rebuild()
+    assert ProductMonth.objects.filter(month__year=2019).exists()
