@@ -254,9 +254,13 @@ def refresh_orders(*orders: Order, before: Iterable[Key] = ()) -> None:
 
 @transaction.atomic
 def rebuild() -> int:
-    """The whole rollup again from the order lines, in one grouped pass over all the orders
-    (a statement per month read every order line each month on PostgreSQL); returns the
-    number of rows."""
+    """The whole rollup again from the order lines; returns the number of rows.
+
+    PostgreSQL: one grouped pass over all the orders (a statement per month read every order
+    line each month: 58 s → 13 s at 3M orders). SQLite: a statement per month, each walking
+    the order-date index; one pass builds one big temporary B-tree instead (31 s → 44–51 s
+    and 250 → 710 MB at 3M orders).
+    """
     ProductMonth.objects.all().delete()
     span = Order.objects.aggregate(first=Min("ordered_at"), last=Max("ordered_at"))
     if span["first"] is None:
@@ -265,6 +269,10 @@ def rebuild() -> int:
     while month <= last:
         months.append(month)
         month = next_month(month)
+    if connection.vendor != "postgresql":
+        for month in months:
+            _insert_month(month, None)
+        return ProductMonth.objects.count()
     first, last = months[0], months[-1]
     _insert(
         _per_product(

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.management import call_command
+from django.db import connection
 from django.utils import timezone
 
 from kliento.customers.models import RecordShare
@@ -345,6 +346,8 @@ def test_the_full_rebuild_equals_the_per_key_recompute(org, products, ledger, co
 def test_the_full_rebuild_takes_the_same_statements_however_many_months(
     ledger, django_assert_num_queries
 ):
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite rebuilds month by month: one pass is slower there (rollup.rebuild)")
     # savepoint, delete, first and last order, company currency, two INSERT … SELECT, count,
     # release: the same for five months and for seven years
     with django_assert_num_queries(8):
