@@ -26,11 +26,9 @@ from django.db import connection, transaction
 from django.db.models import (
     Case,
     Count,
-    DateField,
     DecimalField,
     ExpressionWrapper,
     F,
-    Func,
     Max,
     Min,
     Q,
@@ -42,6 +40,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce, NullIf
 from django.utils import timezone
 
+from kliento.core.expressions import Bucket
 from kliento.sales.catalog.money import company_currency
 from kliento.sales.orders.models import NO_REVENUE_STATUSES, Order, OrderLine, ProductMonth
 
@@ -122,44 +121,15 @@ def _month_q(month: dt.date, owners: Iterable[int] | None, prefix: str = "") -> 
     return _months_q(month, month, owners, prefix)
 
 
-class _MonthOf(Func):
-    """The month (its first day) of an order's `ordered_at`, for orders within `months`: a
-    binary search over the month starts that `_month_q` filters on, so the full rebuild puts
-    an order in the month whose recompute counts it; about log2(months) comparisons a row.
-
-    Like the reports' MonthOf, which works in the current time zone (the rollup's months are
-    the company's); TruncMonth would call a Python function per row on SQLite.
-    """
-
-    output_field = DateField()
-
-    def __init__(self, field: str, months: list[dt.date]):
-        super().__init__(F(field))
-        self.months = list(months)
-
-    def as_sql(self, compiler, connection, **extra):
-        column, column_params = compiler.compile(self.source_expressions[0])
-        ops = connection.ops
-        bounds = [ops.adapt_datetimefield_value(month_start(m)) for m in self.months]
-        values = [ops.adapt_datefield_value(m) for m in self.months]
-
-        def search(lo: int, hi: int) -> tuple[str, list]:
-            if hi - lo == 1:
-                return "%s", [values[lo]]
-            mid = (lo + hi) // 2
-            left, left_params = search(lo, mid)
-            right, right_params = search(mid, hi)
-            return (
-                f"CASE WHEN {column} < %s THEN {left} ELSE {right} END",
-                [*column_params, bounds[mid], *left_params, *right_params],
-            )
-
-        if len(self.months) == 1:
-            return f"CASE WHEN {column} IS NOT NULL THEN %s END", [*column_params, values[0]]
-        return search(0, len(self.months))
+def _month_key(field: str, months: list[dt.date]) -> Bucket:
+    """The month of an order's `ordered_at`, for orders within `months`, by the month starts
+    that `_month_q` filters on, so the full rebuild puts an order in the month whose recompute
+    counts it (the reports' month_of works in the current time zone, the rollup in the
+    company's)."""
+    return Bucket(field, [month_start(m) for m in months], months)
 
 
-def _per_product(q: Q, **month_key: _MonthOf) -> QuerySet:
+def _per_product(q: Q, **month_key: Bucket) -> QuerySet:
     """The lines' sums per owner and product (and `month_key`, when given) of the orders `q`."""
     return (
         OrderLine.objects.filter(q)
@@ -174,7 +144,7 @@ def _per_product(q: Q, **month_key: _MonthOf) -> QuerySet:
     )
 
 
-def _orders_per_owner(q: Q, **month_key: _MonthOf) -> QuerySet:
+def _orders_per_owner(q: Q, **month_key: Bucket) -> QuerySet:
     # Every order has at least one line (the services refuse an order without), so counting
     # the orders counts the orders of the lines, without reading the lines.
     return (
@@ -277,9 +247,9 @@ def rebuild() -> int:
     _insert(
         _per_product(
             _months_q(first, last, None, "order__"),
-            month_key=_MonthOf("order__ordered_at", months),
+            month_key=_month_key("order__ordered_at", months),
         ),
-        _orders_per_owner(_months_q(first, last, None), month_key=_MonthOf("ordered_at", months)),
+        _orders_per_owner(_months_q(first, last, None), month_key=_month_key("ordered_at", months)),
         month=None,
     )
     return ProductMonth.objects.count()

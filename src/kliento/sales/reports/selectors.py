@@ -17,7 +17,6 @@ from django.db import connection
 from django.db.models import (
     Avg,
     Count,
-    DateField,
     DecimalField,
     DurationField,
     ExpressionWrapper,
@@ -33,6 +32,7 @@ from django.db.models.functions import Coalesce, NullIf
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from kliento.core.expressions import Bucket
 from kliento.core.models import Team, User
 from kliento.core.permissions import record_q, scope_for, team_subtree_user_ids
 from kliento.customers.models import Interaction, RecordShare
@@ -147,52 +147,13 @@ def user_names(ids: Iterable[int]) -> dict[int, User]:
 # --- forecast ---------------------------------------------------------------------------------
 
 
-class MonthOf(Func):
+def month_of(field: str, months: list[dt.date], *, instant: bool) -> Bucket:
     """The month (its first day) of a date or datetime column, for rows known to lie within
-    `months`: a binary search over the month boundaries in SQL, about log2(months)
-    comparisons a row.
-
-    SQLite's TruncMonth calls a Python function per row, which cost more than the rest of the
-    report. The boundaries are worked out here, in the current time zone (the first instant of
-    each month for a datetime), so a deal falls in the same month as with TruncMonth. The SQL
-    is written directly: a tree of Case/When expressions took longer to compile than to run.
-    """
-
-    output_field = DateField()
-
-    def __init__(self, field: str, months: list[dt.date], *, instant: bool):
-        super().__init__(F(field))
-        self.months = list(months)
-        self.instant = instant
-
-    def as_sql(self, compiler, connection, **extra):
-        column, column_params = compiler.compile(self.source_expressions[0])
-        ops = connection.ops
-        if self.instant:
-            bounds = [ops.adapt_datetimefield_value(start_of(m)) for m in self.months]
-        else:
-            bounds = [ops.adapt_datefield_value(m) for m in self.months]
-        values = [ops.adapt_datefield_value(m) for m in self.months]
-
-        def search(lo: int, hi: int) -> tuple[str, list]:
-            if hi - lo == 1:
-                return "%s", [values[lo]]
-            mid = (lo + hi) // 2
-            left, left_params = search(lo, mid)
-            right, right_params = search(mid, hi)
-            return (
-                f"CASE WHEN {column} < %s THEN {left} ELSE {right} END",
-                [*column_params, bounds[mid], *left_params, *right_params],
-            )
-
-        if len(self.months) == 1:
-            return f"CASE WHEN {column} IS NOT NULL THEN %s END", [*column_params, values[0]]
-        return search(0, len(self.months))
-
-
-def month_of(field: str, months: list[dt.date], *, instant: bool) -> MonthOf:
-    """See MonthOf; `instant`: the field is a datetime, else a date."""
-    return MonthOf(field, months, instant=instant)
+    `months` (see core.expressions.Bucket). The boundaries are worked out here, in the current
+    time zone (the first instant of each month for a datetime, `instant`), so a deal falls in
+    the same month as with TruncMonth."""
+    bounds = [start_of(m) for m in months] if instant else list(months)
+    return Bucket(field, bounds, months)
 
 
 def months_between(first: dt.date, last: dt.date) -> list[dt.date]:
