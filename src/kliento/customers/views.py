@@ -157,8 +157,9 @@ def _run_list(request: HttpRequest, list_fn, filters, sort, cursor, owners, colu
     notice = ""
     # The owner picker's users are most rows' owners too: no separate owner query for them.
     known = {u.pk: u for u in owners}
-    try:
-        page = list_fn(
+
+    def run(cursor):
+        return list_fn(
             user=request.user,
             filters=filters,
             sort=sort,
@@ -167,16 +168,12 @@ def _run_list(request: HttpRequest, list_fn, filters, sort, cursor, owners, colu
             known_users=known,
             columns=columns,
         )
+
+    try:
+        page = run(cursor)
     except BadCursorError:
         notice = _("That page link has expired; showing the first page.")
-        page = list_fn(
-            user=request.user,
-            filters=filters,
-            sort=sort,
-            limit=PAGE_SIZE,
-            known_users=known,
-            columns=columns,
-        )
+        page = run(None)
     except ValidationFailedError as exc:
         errors = forms.translate_errors(exc.fields)
         page = selectors.Page(items=[])
