@@ -147,8 +147,9 @@ def inn_ru(rng: random.Random, region_code: str) -> str:
     return "".join(map(str, digits)) + str(check)
 
 
-def _weighted(pairs: Sequence[tuple]) -> list:
-    """Expand (value..., weight) rows into a list to pick from uniformly."""
+def weighted(pairs: Sequence[tuple]) -> list:
+    """Expand (value..., weight) rows into a list to pick from uniformly (the sales demo draws
+    its cities from the same weights)."""
     out = []
     for row in pairs:
         value = row[0] if len(row) == 2 else row[:-1]
@@ -574,12 +575,12 @@ class _Pools:
 
     def __init__(self):
         rng = random.Random("pools")
-        self.ru_cities = _weighted(RU_CITIES)
-        self.gb_cities = _weighted(GB_CITIES)
-        self.us_cities = _weighted(US_CITIES)
-        self.ru_mail = _weighted(RU_MAIL)
-        self.en_mail = _weighted(EN_MAIL)
-        self.ru_legal = _weighted(RU_LEGAL)
+        self.ru_cities = weighted(RU_CITIES)
+        self.gb_cities = weighted(GB_CITIES)
+        self.us_cities = weighted(US_CITIES)
+        self.ru_mail = weighted(RU_MAIL)
+        self.en_mail = weighted(EN_MAIL)
+        self.ru_legal = weighted(RU_LEGAL)
         self.translit = {n: translit(n) for n in RU_MALE + RU_FEMALE + RU_LAST}
         self.translit.update({female_surname(n): translit(female_surname(n)) for n in RU_LAST})
         # (kind, channel, direction, actor, subject, body, outcome, duration) per language
@@ -602,7 +603,7 @@ class _Pools:
                             duration,
                         )
                     )
-        self.stages = _weighted(
+        self.stages = weighted(
             [("subscriber", 20), ("lead", 30), ("prospect", 15), ("customer", 28), ("former", 7)]
         )
         self.mean_interactions = {

@@ -299,7 +299,9 @@ COMPANY_FILTERS = {
 }
 
 
-def _sort_fields(sorts: dict, sort: str) -> list[tuple[str, bool, str]]:
+def sort_fields(sorts: dict, sort: str) -> list[tuple[str, bool, str]]:
+    """The keyset fields of `sort` (a key of `sorts`, "-" in front for descending); an unknown
+    sort is a ValidationFailedError naming the allowed ones."""
     sort = sort or "name"
     desc = sort.startswith("-")
     base = sorts.get(sort.lstrip("-"))
@@ -421,7 +423,7 @@ def contact_list(
     users) supplies the rows' owners, saving the owner query when they are all in it; with
     `columns` (e.g. CONTACT_ROW_FIELDS) only those fields are loaded."""
     filters = dict(filters or {})
-    fields = _sort_fields(CONTACT_SORTS, sort)
+    fields = sort_fields(CONTACT_SORTS, sort)
     qs, errors = _common_filters("contact", contact_qs(user), filters, CONTACT_FILTERS)
     stage = filters.get("stage")
     if stage:
@@ -483,7 +485,7 @@ def company_list(
 ) -> Page:
     """A page of the companies the user sees; `known_users` and `columns` as for contact_list."""
     filters = dict(filters or {})
-    fields = _sort_fields(COMPANY_SORTS, sort)
+    fields = sort_fields(COMPANY_SORTS, sort)
     qs, errors = _common_filters("company", company_qs(user), filters, COMPANY_FILTERS)
     q = str(filters.get("q") or "").strip()
     if q:

@@ -1571,9 +1571,9 @@ def _write_open_leads(loader, seed, org: _Org, ref: _Ref, clock: _Time, contacts
                       off: dict) -> int:  # fmt: skip
     """Leads that are not customers (yet): new, in progress, qualified, disqualified."""
     rng = random.Random(f"{seed}:leads")
-    from kliento.customers.demo import RU_CITIES, RU_MOBILE, US_AREA, _weighted
+    from kliento.customers.demo import RU_CITIES, RU_MOBILE, US_AREA, weighted
 
-    cities = _weighted(RU_CITIES)
+    cities = weighted(RU_CITIES)
     count = max(20, contacts * 4 // 100)
     rows = []
     lead_id = off["lead"]

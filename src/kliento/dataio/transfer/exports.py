@@ -278,14 +278,12 @@ def _order_rows(items: list) -> list:
 
 
 def _order_page(*, user, filters, sort, cursor=None, limit=PAGE):
-    """The order list's own filter, sort and keyset, without the list's grand totals (which
-    `order_list` sums over the whole list on every page — once per export page is too often)."""
-    from kliento.sales.orders import selectors as order_selectors
+    """The order list's page without its grand totals (summed over the whole list on every
+    page, once per export page is too often)."""
+    from kliento.sales.orders.selectors import order_list
 
-    fields, desc = order_selectors._sort(sort)
-    qs = order_selectors._filtered(user, filters)
-    return order_selectors.keyset(
-        qs.select_related("contact", "company", "owner"), fields, desc, cursor, limit
+    return order_list(
+        user=user, filters=filters, sort=sort, cursor=cursor, limit=limit, with_totals=False
     )
 
 

@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 
 from kliento.core.errors import NotFoundError, ValidationFailedError
 from kliento.core.models import Role, User
-from kliento.customers.selectors import Page, _sort_fields, keyset_page, parse_id
+from kliento.customers.selectors import Page, keyset_page, parse_id, sort_fields
 from kliento.sales.catalog.models import (
     CurrencyRate,
     DiscountLimit,
@@ -72,7 +72,7 @@ def product_list(
         qs = qs.filter(category=str(filters["category"]).strip())
     if "active" in filters:
         qs = qs.filter(active=_bool(filters["active"], "active"))
-    return keyset_page(qs, _sort_fields(PRODUCT_SORTS, sort or "name"), cursor, limit)
+    return keyset_page(qs, sort_fields(PRODUCT_SORTS, sort or "name"), cursor, limit)
 
 
 def product_categories() -> list[str]:
