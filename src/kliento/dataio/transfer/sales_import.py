@@ -64,6 +64,7 @@ from kliento.sales.deals.models import Deal, DealStatus, LossReason, Pipeline, S
 from kliento.sales.deals.selectors import pipeline_default
 from kliento.sales.deals.services import (
     deal_change_pipeline,
+    deal_close_date_set,
     deal_create,
     deal_lose,
     deal_move,
@@ -754,9 +755,12 @@ class DealHandler(_SalesHandler):
     read back): a new deal is created on its created_at, and a won or lost deal is closed on
     its closed_at, so the deal's age and the sales cycle are what they were. A closed deal
     without a created date starts on its close date (never after it). The created date of a
-    known deal is left as it is; a different close date closes it again on that date."""
+    known deal is left as it is; a different close date of a deal closed the same way is
+    corrected in place (no reopen), and a known open deal the row moves and closes is moved on
+    the close date, so its history reads in order."""
 
-    renames = {"reason": "loss_reason", "note": "loss_note"}
+    # A move's date is the row's close date (DealHandler.update).
+    renames = {"reason": "loss_reason", "note": "loss_note", "at": "closed_at"}
 
     def __init__(self, job, finder):
         super().__init__(job, finder)
@@ -1004,13 +1008,21 @@ class DealHandler(_SalesHandler):
         if not (data or move or relose or redate or status != deal.status):
             return "skipped"
         reason = values.get("loss_reason") or deal.loss_reason  # a reopened deal forgets it
-        if deal.status != DealStatus.OPEN and (status != deal.status or move or relose or redate):
+        reopen = deal.status != DealStatus.OPEN and (status != deal.status or move or relose)
+        if reopen:
             deal = deal_reopen(user=self.user, deal=deal)
+        elif redate:
+            # Only the date differs: corrected in place, so the history shows no reopen.
+            deal = deal_close_date_set(user=self.user, deal=deal, closed_at=values["closed_at"])
         if move:
+            # An open deal moved and closed by the row moved on its close date, so the move
+            # comes before the close in its history; an open row has no date (moved now), and
+            # a deal this row reopened (now) moves now as well.
+            at = None if reopen else values.get("closed_at")
             if stage.pipeline_id != deal.pipeline_id:
-                deal = deal_change_pipeline(user=self.user, deal=deal, stage=stage)
+                deal = deal_change_pipeline(user=self.user, deal=deal, stage=stage, at=at)
             else:
-                deal = deal_move(user=self.user, deal=deal, stage=stage)
+                deal = deal_move(user=self.user, deal=deal, stage=stage, at=at)
         if data:
             deal = deal_update(user=self.user, deal=deal, data=data)
         self.close(deal, {**values, "status": status, "loss_reason": reason})

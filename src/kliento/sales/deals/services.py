@@ -526,9 +526,16 @@ def deal_delete(*, user: User, deal: Deal, expected_version: int | None = None) 
     deal.delete()
 
 
-def _apply_move(user: User, deal: Deal, stage: Stage, *, pipeline: Pipeline | None = None) -> None:
-    """Record the move of a locked deal into `stage` (the caller saves)."""
-    now = timezone.now()
+def _apply_move(
+    user: User,
+    deal: Deal,
+    stage: Stage,
+    *,
+    pipeline: Pipeline | None = None,
+    at: dt.datetime | None = None,
+) -> None:
+    """Record the move of a locked deal into `stage` on `at` (default now; the caller saves)."""
+    now = at or timezone.now()
     previous = deal.stage
     _stage_change(
         user,
@@ -548,14 +555,50 @@ def _apply_move(user: User, deal: Deal, stage: Stage, *, pipeline: Pipeline | No
         deal,
         _("Deal %(name)s moved: %(from)s → %(to)s")
         % {"name": deal.name, "from": previous.name, "to": stage.name},
+        at=at,
     )
+
+
+def _move_moment(deal: Deal, at: dt.datetime) -> dt.datetime:
+    """A move date given instead of "now" (an import): not in the future, nor before the deal
+    was created or its previous row of stage history (a move, a close, a reopen), so the
+    history reads in order and no time in a stage is negative. The same instant passes."""
+    at = _past_moment(at, "at", timezone.now())
+    if at < deal.created_at:
+        raise ValidationFailedError(
+            _("Some fields are invalid."),
+            fields={
+                "at": _("The deal was created on %(created)s, after this date.")
+                % {"created": timezone.localtime(deal.created_at).strftime("%Y-%m-%d %H:%M")}
+            },
+        )
+    last = StageChange.objects.filter(deal=deal).aggregate(last=Max("at"))["last"]
+    last = max(d for d in (last, deal.stage_entered_at) if d is not None)
+    if at < last:
+        raise ValidationFailedError(
+            _("Some fields are invalid."),
+            fields={
+                "at": _("The move can't be before the deal's previous stage change on %(date)s.")
+                % {"date": timezone.localtime(last).strftime("%Y-%m-%d %H:%M")}
+            },
+        )
+    return at
 
 
 @transaction.atomic
 def deal_move(
-    *, user: User, deal: Deal, stage: Stage | int | str, expected_version: int | None = None
+    *,
+    user: User,
+    deal: Deal,
+    stage: Stage | int | str,
+    expected_version: int | None = None,
+    at: dt.datetime | None = None,
 ) -> Deal:
-    """Move an open deal to another stage of its pipeline (another pipeline's stage → 400)."""
+    """Move an open deal to another stage of its pipeline (another pipeline's stage → 400).
+
+    `at` (default now) is for imports and the system only, like `closed_at` of `deal_win`:
+    the real date of a move brought over from another CRM, not in the future, nor before the
+    deal was created or its previous stage change."""
     stage = _as_stage(stage)
     deal = _lock(deal)
     _require_write(user, deal)
@@ -572,20 +615,27 @@ def deal_move(
         raise ConflictError(_("This deal is closed; reopen it before moving it."))
     if stage.pk == deal.stage_id:
         return deal
+    moved_at = None if at is None else _move_moment(deal, at)
     before = _snapshot(deal)
-    _apply_move(user, deal, stage)
+    _apply_move(user, deal, stage, at=moved_at)
     deal.version += 1
     deal.updated_at = timezone.now()
     deal.save(update_fields=["stage", "stage_entered_at", "version", "updated_at"])
-    _audit(user, AuditLog.Action.UPDATE, deal, before)
+    _audit(user, AuditLog.Action.UPDATE, deal, before, _given_date("moved_at", moved_at))
     return deal
 
 
 @transaction.atomic
 def deal_change_pipeline(
-    *, user: User, deal: Deal, stage: Stage | int | str, expected_version: int | None = None
+    *,
+    user: User,
+    deal: Deal,
+    stage: Stage | int | str,
+    expected_version: int | None = None,
+    at: dt.datetime | None = None,
 ) -> Deal:
-    """The explicit move to another pipeline, into the chosen stage of it."""
+    """The explicit move to another pipeline, into the chosen stage of it. `at`: as for
+    `deal_move`."""
     stage = _as_stage(stage)
     deal = _lock(deal)
     _require_write(user, deal)
@@ -594,12 +644,13 @@ def deal_change_pipeline(
         raise ConflictError(_("This deal is closed; reopen it before moving it."))
     if stage.pk == deal.stage_id:
         return deal
+    moved_at = None if at is None else _move_moment(deal, at)
     before = _snapshot(deal)
-    _apply_move(user, deal, stage, pipeline=stage.pipeline)
+    _apply_move(user, deal, stage, pipeline=stage.pipeline, at=moved_at)
     deal.version += 1
     deal.updated_at = timezone.now()
     deal.save(update_fields=["pipeline", "stage", "stage_entered_at", "version", "updated_at"])
-    _audit(user, AuditLog.Action.UPDATE, deal, before)
+    _audit(user, AuditLog.Action.UPDATE, deal, before, _given_date("moved_at", moved_at))
     return deal
 
 
@@ -609,7 +660,7 @@ def _check_after_last_stage_change(deal: Deal, at: dt.datetime) -> None:
 
     The same instant passes: a deal imported closed without a created date starts on its close
     date. A close or a reopen (a row from the deal's stage to itself) is no stage change: the
-    import corrects a close date by reopening the deal now and closing it on the new date."""
+    import closes a deal it reopened now (another outcome or loss reason) on the file's date."""
     last = (
         StageChange.objects.filter(deal=deal)
         .filter(Q(from_stage__isnull=True) | ~Q(from_stage=F("to_stage")))
@@ -623,6 +674,22 @@ def _check_after_last_stage_change(deal: Deal, at: dt.datetime) -> None:
                 % {"date": timezone.localtime(last).strftime("%Y-%m-%d %H:%M")}
             },
         )
+
+
+def _close_moment(deal: Deal, closed_at: dt.datetime, now: dt.datetime) -> dt.datetime:
+    """A close date given instead of "now": not in the future, nor before the deal was created
+    or last changed stage."""
+    at = _past_moment(closed_at, "closed_at", now)
+    if at < deal.created_at:
+        raise ValidationFailedError(
+            _("Some fields are invalid."),
+            fields={
+                "closed_at": _("The deal was created on %(created)s, after this date.")
+                % {"created": timezone.localtime(deal.created_at).strftime("%Y-%m-%d %H:%M")}
+            },
+        )
+    _check_after_last_stage_change(deal, at)
+    return at
 
 
 def _close(
@@ -642,17 +709,7 @@ def _close(
             else _("This deal is already lost.")
         )
     now = timezone.now()
-    at = now if closed_at is None else _past_moment(closed_at, "closed_at", now)
-    if closed_at is not None and at < deal.created_at:
-        raise ValidationFailedError(
-            _("Some fields are invalid."),
-            fields={
-                "closed_at": _("The deal was created on %(created)s, after this date.")
-                % {"created": timezone.localtime(deal.created_at).strftime("%Y-%m-%d %H:%M")}
-            },
-        )
-    if closed_at is not None:
-        _check_after_last_stage_change(deal, at)
+    at = now if closed_at is None else _close_moment(deal, closed_at, now)
     before = _snapshot(deal)
     _stage_change(user, deal, from_stage=deal.stage, to_stage=deal.stage, status=status, now=at)
     deal.status = status
@@ -690,6 +747,64 @@ def deal_win(
         _("Deal won: %(name)s, %(amount)s %(currency)s")
         % {"name": deal.name, "amount": money(deal.amount), "currency": deal.currency},
         at=deal.closed_at,
+    )
+    return deal
+
+
+@transaction.atomic
+def deal_close_date_set(
+    *,
+    user: User | None,
+    deal: Deal,
+    closed_at: dt.datetime,
+    expected_version: int | None = None,
+) -> Deal:
+    """Correct the close date of a won or lost deal in place (409 when it is open).
+
+    For imports and the system only, like `closed_at` of `deal_win`: a file that corrects the
+    date of a deal it closed before. The same rules apply (not in the future, nor before the
+    deal was created or last changed stage), and the close in the stage history moves to the
+    new date, so the history shows one close and no reopen; so does the close's note on the
+    customer's timeline."""
+    deal = _lock(deal)
+    _require_write(user, deal)
+    _check_version(deal, expected_version)
+    if deal.status == DealStatus.OPEN:
+        raise ConflictError(_("This deal is open; it has no close date to change."))
+    now = timezone.now()
+    at = _close_moment(deal, closed_at, now)
+    if at == deal.closed_at:
+        return deal
+    previous = deal.closed_at
+    close = StageChange.objects.filter(deal=deal, status=deal.status).order_by("-id").first()
+    if close is not None:
+        close.at = at
+        if close.seconds_in_from is not None:
+            seconds = int((at - deal.stage_entered_at).total_seconds())
+            close.seconds_in_from = max(seconds, 0)
+        close.save(update_fields=["at", "seconds_in_from"])
+    # The timeline's note of the close is the deal's last note on the old date (a deal imported
+    # closed without a created date has its creation note on the same instant, written before).
+    note = (
+        Interaction.objects.filter(
+            related_type="deal", related_id=deal.pk, kind=InteractionKind.NOTE, occurred_at=previous
+        )
+        .order_by("-id")
+        .first()
+    )
+    if note is not None:
+        note.occurred_at = at
+        note.save(update_fields=["occurred_at"])
+    deal.closed_at = at
+    deal.version += 1
+    deal.updated_at = now
+    deal.save(update_fields=["closed_at", "version", "updated_at"])
+    audit_record(
+        user=user,
+        action=AuditLog.Action.UPDATE,
+        entity="deal",
+        obj=deal,
+        changes={"closed_at": [previous.isoformat() if previous else None, at.isoformat()]},
     )
     return deal
 

@@ -8,6 +8,7 @@ import io
 import zipfile
 
 import pytest
+from django.db.models import F
 from django.utils import timezone
 
 from kliento.customers import services as customer_services
@@ -219,3 +220,106 @@ def test_a_close_date_before_the_last_stage_change_is_a_row_error_and_good_rows_
         ("Won in March", "Proposal", "won", _at("2024-03-11 09:00")),
     ]
     assert StageChange.objects.filter(deal=moved).count() == 2
+
+
+def _history(deal: Deal) -> list[tuple]:
+    """The deal's stage history in the order it was written: (at, from, to, status)."""
+    return list(
+        StageChange.objects.filter(deal=deal)
+        .order_by("id")
+        .values_list("at", "from_stage__name", "to_stage__name", "status")
+    )
+
+
+def test_a_known_open_deal_moved_and_closed_in_the_past_is_moved_on_its_close_date(
+    org, sales, run_import
+):
+    opened = ["crm-1", "Moved late", "Qualification", "open", "1000", "", "2024-03-01 09:00", "",
+              ""]  # fmt: skip
+    assert _import(run_import, [opened]).created == 1
+
+    job = _import(run_import, [[*opened[:2], "Proposal", "won", *opened[4:7], "2024-03-11 09:00",
+                                ""]])  # fmt: skip
+
+    assert (job.updated, job.failed) == (1, 0), _errors(job)
+    deal = Deal.objects.get()
+    assert (deal.stage.name, deal.status, deal.closed_at) == (
+        "Proposal",
+        "won",
+        _at("2024-03-11 09:00"),
+    )
+    history = _history(deal)
+    assert history == [
+        (_at("2024-03-01 09:00"), None, "Qualification", "open"),
+        (_at("2024-03-11 09:00"), "Qualification", "Proposal", "open"),
+        (_at("2024-03-11 09:00"), "Proposal", "Proposal", "won"),
+    ]
+    assert [row[0] for row in history] == sorted(row[0] for row in history)
+
+
+def test_a_corrected_close_date_leaves_no_reopen_and_the_cycle_is_the_new_one(
+    org, sales, run_import, api
+):
+    row = ["crm-1", "Won", "Proposal", "won", "1000", "", "2024-03-01 09:00", "2024-03-11 09:00",
+           "anna@example.com"]  # fmt: skip
+    assert _import(run_import, [row]).created == 1
+
+    job = _import(run_import, [[*row[:7], "2024-03-15 09:00", row[8]]])
+
+    assert (job.updated, job.failed) == (1, 0), _errors(job)
+    deal = Deal.objects.get()
+    assert (deal.status, deal.closed_at) == ("won", _at("2024-03-15 09:00"))
+    assert _history(deal) == [
+        (_at("2024-03-01 09:00"), None, "Proposal", "open"),
+        (_at("2024-03-15 09:00"), "Proposal", "Proposal", "won"),
+    ]
+    notes = Interaction.objects.filter(related_type="deal", related_id=deal.pk)
+    assert sorted(notes.values_list("occurred_at", flat=True)) == [
+        _at("2024-03-01 09:00"),
+        _at("2024-03-15 09:00"),
+    ]
+    response = api(org.admin).get(
+        "/api/v1/reports/sales-cycle", {"date_from": "2024-03-01", "date_to": "2024-03-31"}
+    )
+    summary = response.json()["summary"]
+    assert (summary["won"], summary["won_cycle_days"]) == (1, "14.0")
+
+
+def test_bad_history_rows_are_reported_and_good_rows_still_land(org, sales, run_import):
+    rows = [
+        ["crm-1", "Open A", "Qualification", "open", "100", "", "2024-03-01 09:00", "", ""],
+        ["crm-2", "Open B", "Qualification", "open", "200", "", "2024-03-01 09:00", "", ""],
+        ["crm-3", "Won C", "Proposal", "won", "300", "", "2024-03-01 09:00", "2024-03-11 09:00",
+         ""],
+        ["crm-4", "Won D", "Proposal", "won", "400", "", "2024-03-01 09:00", "2024-03-11 09:00",
+         ""],
+    ]  # fmt: skip
+    assert _import(run_import, rows).created == 4
+    before = {d.name: (d.stage.name, d.status, d.closed_at, d.version) for d in Deal.objects.all()}
+    history = StageChange.objects.count()
+
+    job = _import(
+        run_import,
+        [
+            # moved and closed before it was created: refused
+            [*rows[0][:2], "Proposal", "won", *rows[0][4:7], "2024-02-20 09:00", ""],
+            [*rows[1][:2], "Proposal", "won", *rows[1][4:7], "2024-03-12 09:00", ""],
+            # a close date corrected into the future: refused
+            [*rows[2][:7], "2199-01-01 09:00", ""],
+            [*rows[3][:7], "2024-03-13 09:00", ""],
+        ],
+    )
+
+    assert (job.updated, job.failed) == (2, 2)
+    assert _errors(job) == [
+        {"Closed": "The deal was created on 2024-03-01 09:00, after this date."},
+        {"Closed": "The date is in the future."},
+    ]
+    after = {d.name: (d.stage.name, d.status, d.closed_at, d.version) for d in Deal.objects.all()}
+    assert after["Open A"] == before["Open A"]
+    assert after["Won C"] == before["Won C"]
+    assert after["Open B"][:3] == ("Proposal", "won", _at("2024-03-12 09:00"))
+    assert after["Won D"][:3] == ("Proposal", "won", _at("2024-03-13 09:00"))
+    # Two rows for the move and close of B, none for the corrected close of D.
+    assert StageChange.objects.count() == history + 2
+    assert not StageChange.objects.filter(status="open", from_stage=F("to_stage")).exists()
