@@ -559,19 +559,23 @@ def _apply_move(
     )
 
 
+def _not_before_creation(deal: Deal, at: dt.datetime, field: str) -> None:
+    if at < deal.created_at:
+        raise ValidationFailedError(
+            _("Some fields are invalid."),
+            fields={
+                field: _("The deal was created on %(created)s, after this date.")
+                % {"created": timezone.localtime(deal.created_at).strftime("%Y-%m-%d %H:%M")}
+            },
+        )
+
+
 def _move_moment(deal: Deal, at: dt.datetime) -> dt.datetime:
     """A move date given instead of "now" (an import): not in the future, nor before the deal
     was created or its previous row of stage history (a move, a close, a reopen), so the
     history reads in order and no time in a stage is negative. The same instant passes."""
     at = _past_moment(at, "at", timezone.now())
-    if at < deal.created_at:
-        raise ValidationFailedError(
-            _("Some fields are invalid."),
-            fields={
-                "at": _("The deal was created on %(created)s, after this date.")
-                % {"created": timezone.localtime(deal.created_at).strftime("%Y-%m-%d %H:%M")}
-            },
-        )
+    _not_before_creation(deal, at, "at")
     last = StageChange.objects.filter(deal=deal).aggregate(last=Max("at"))["last"]
     last = max(d for d in (last, deal.stage_entered_at) if d is not None)
     if at < last:
@@ -680,14 +684,7 @@ def _close_moment(deal: Deal, closed_at: dt.datetime, now: dt.datetime) -> dt.da
     """A close date given instead of "now": not in the future, nor before the deal was created
     or last changed stage."""
     at = _past_moment(closed_at, "closed_at", now)
-    if at < deal.created_at:
-        raise ValidationFailedError(
-            _("Some fields are invalid."),
-            fields={
-                "closed_at": _("The deal was created on %(created)s, after this date.")
-                % {"created": timezone.localtime(deal.created_at).strftime("%Y-%m-%d %H:%M")}
-            },
-        )
+    _not_before_creation(deal, at, "closed_at")
     _check_after_last_stage_change(deal, at)
     return at
 
