@@ -7,7 +7,7 @@ from functools import lru_cache
 from html import escape as _escape
 
 from django import template
-from django.urls import NoReverseMatch, reverse
+from django.urls import NoReverseMatch, get_urlconf, reverse
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.html import format_html
@@ -500,8 +500,6 @@ def _nav_urls(urlconf) -> tuple[tuple[str, str, object], ...]:
 def main_nav(section: str = "") -> str:
     """The links of the top bar, the current `section` marked for the eye and for screen
     readers."""
-    from django.urls import get_urlconf
-
     return mark_safe(  # noqa: S308 - URLs and labels went through _e
         "".join(
             f'<a href="{url}" class="active" aria-current="page">{_e(label)}</a>'

@@ -23,6 +23,8 @@ from urllib.parse import quote
 import pytest
 from django.conf import settings
 
+from kliento.conftest import free_port
+
 KLIENTO = shutil.which("kliento", path=str(Path(sys.executable).parent)) or "kliento"
 TIMEOUT = 90
 
@@ -259,17 +261,11 @@ def test_apikey_create_for_unknown_user_exits_2(migrated_env):
 # --- serve --------------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 class Server:
     """`kliento serve` in the background, its output collected in a file."""
 
     def __init__(self, env: dict[str, str], *args: str):
-        self.port = _free_port()
+        self.port = free_port()
         self.log = Path(env["KLIENTO_DATA_DIR"]) / f"serve-{self.port}.log"
         self._log_file = self.log.open("w")
         self.proc = subprocess.Popen(

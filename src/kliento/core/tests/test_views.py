@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
-from kliento.conftest import PASSWORD
+from kliento.conftest import PASSWORD, free_port
 from kliento.core.models import SavedView
 
 
@@ -194,8 +194,6 @@ def test_healthz_refuses_other_methods(db):
 @pytest.mark.django_db(transaction=True)
 def test_healthz_answers_503_when_the_database_does_not_answer():
     from django.db import connection
-
-    from kliento.conftest import free_port
 
     if connection.vendor != "postgresql":
         pytest.skip("the SQLite test database lives in memory and cannot be made unreachable")
