@@ -267,10 +267,21 @@ class Http:
             raise RuntimeError(f"login as {username} failed (status {status})")
 
 
-def measure(client: Http, paths: list[str], count: int, warmup: int = 5, expect: int = 200) -> dict:
+def measure(
+    client: Http,
+    paths: list[str],
+    count: int,
+    warmup: int = 5,
+    expect: int = 200,
+    after_each=None,
+) -> dict:
+    """Percentiles of `count` requests; `after_each(measured)` runs after every request,
+    the warm-up ones (measured=False) included (page_with_sql replays the page's SQL there)."""
     load_before = os.getloadavg()[0]
     for i in range(warmup):
         client.request("GET", paths[i % len(paths)])
+        if after_each:
+            after_each(False)
     times, statuses = [], {}
     first_error = None
     for i in range(count):
@@ -281,6 +292,8 @@ def measure(client: Http, paths: list[str], count: int, warmup: int = 5, expect:
         elif first_error is None:
             first_error = {"path": paths[i % len(paths)], "status": status,
                            "body": body[:300].decode(errors="replace")}  # fmt: skip
+        if after_each:
+            after_each(True)
     result = {**summary(times), "statuses": {str(k): v for k, v in statuses.items()}}
     # The machine may be shared: the 1-minute load average around this figure, to read it by.
     result["loadavg_1m"] = [round(load_before, 2), round(os.getloadavg()[0], 2)]
@@ -470,27 +483,17 @@ def page_with_sql(env, client: Http, path: str, count: int) -> dict:
         result["sql"] = {"error": f"in-process request answered {status}"}
         return result
     once, close, n = replay_runner(env, statements)
-    load_before = os.getloadavg()[0]
-    http_times, sql_times, statuses, first_error = [], [], {}, None
+    sql_times: list[float] = []
+
+    def replay(measured: bool) -> None:
+        ms = once()
+        if measured:
+            sql_times.append(ms)
+
     try:
-        for _ in range(5):
-            client.request("GET", path)
-            once()
-        for _ in range(count):
-            code, body, ms = client.request("GET", path)
-            statuses[code] = statuses.get(code, 0) + 1
-            if code == 200:
-                http_times.append(ms)
-            elif first_error is None:
-                first_error = {"path": path, "status": code,
-                               "body": body[:300].decode(errors="replace")}  # fmt: skip
-            sql_times.append(once())
+        http_result = measure(client, [path], count, after_each=replay)
     finally:
         close()
-    http_result = {**summary(http_times), "statuses": {str(k): v for k, v in statuses.items()}}
-    http_result["loadavg_1m"] = [round(load_before, 2), round(os.getloadavg()[0], 2)]
-    if first_error:
-        http_result["error"] = first_error
     sql_result = {**summary(sql_times), "statements": n}
     result.update(http=http_result, sql=sql_result, interleaved=True)
     # The same statements back to back, as the earlier runs measured them: every cache hot,
