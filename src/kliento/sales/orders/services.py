@@ -348,15 +348,14 @@ def order_timeline_sync(*, user: User | None, order: Order) -> None:
         related_type="order", related_id=order.pk, kind="purchase"
     )
     subject = _purchase_subject(order)
-    if purchase.exists():
-        purchase.update(
-            subject=subject,
-            occurred_at=order.ordered_at,
-            channel=order.channel,
-            contact_id=order.contact_id,
-            company_id=order.company_id,
-        )
-    else:
+    updated = purchase.update(
+        subject=subject,
+        occurred_at=order.ordered_at,
+        channel=order.channel,
+        contact_id=order.contact_id,
+        company_id=order.company_id,
+    )
+    if not updated:
         _timeline(user=user, order=order, kind="purchase", subject=subject)
 
 
