@@ -16,7 +16,9 @@ from typing import Any
 import pydantic
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
+from django.db.models import ProtectedError
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotModified
+from django.http.multipartparser import MultiPartParserError
 from django.http.request import RawPostDataException
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
@@ -32,6 +34,7 @@ from kliento.core.errors import (
     KlientoError,
     PermissionDeniedError,
     StaleVersionError,
+    still_referenced,
 )
 from kliento.core.services import apikey_authenticate
 
@@ -248,6 +251,22 @@ def on_raw_post(request: HttpRequest, exc: RawPostDataException) -> HttpResponse
         "unsupported_media_type",
         _("Send the body as JSON (Content-Type: application/json)."),
     )
+
+
+@api.exception_handler(MultiPartParserError)
+def on_bad_multipart(request: HttpRequest, exc: MultiPartParserError) -> HttpResponse:
+    return error_response(
+        request,
+        400,
+        "bad_request",
+        _("The multipart body could not be read: %(error)s") % {"error": exc},
+    )
+
+
+@api.exception_handler(ProtectedError)
+def on_protected(request: HttpRequest, exc: ProtectedError) -> HttpResponse:
+    """A deletion that other records still block: 409 naming them, whichever endpoint it was."""
+    return on_kliento_error(request, still_referenced(exc))
 
 
 @api.exception_handler(Exception)

@@ -7,6 +7,10 @@ while the request's language is active). An error raised without a message takes
 
 from __future__ import annotations
 
+from collections import Counter
+
+from django.db.models import ProtectedError
+from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 
@@ -87,3 +91,21 @@ class BadRequestError(KlientoError):
     status = 400
     code = "bad_request"
     default_message = gettext_lazy("The request could not be read.")
+
+
+def still_referenced(exc: ProtectedError, name: str = "") -> ConflictError:
+    """The 409 for a deletion the database refused: names what still refers to the record
+    (e.g. "orders: 3, quotes: 1") so the user knows what to delete or reassign first."""
+    counts = Counter(str(type(obj)._meta.verbose_name_plural) for obj in exc.protected_objects)
+    refs = ", ".join(f"{kind}: {n}" for kind, n in sorted(counts.items()))
+    if name:
+        message = _(
+            "“%(name)s” can't be deleted while other records refer to it (%(refs)s). "
+            "Delete or reassign those first."
+        ) % {"name": name, "refs": refs}
+    else:
+        message = _(
+            "This can't be deleted while other records refer to it (%(refs)s). "
+            "Delete or reassign those first."
+        ) % {"refs": refs}
+    return ConflictError(message)

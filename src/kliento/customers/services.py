@@ -6,7 +6,7 @@ from datetime import date, datetime
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Choices, Model
+from django.db.models import Choices, Model, ProtectedError
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext as _
@@ -17,6 +17,7 @@ from kliento.core.errors import (
     PermissionDeniedError,
     StaleVersionError,
     ValidationFailedError,
+    still_referenced,
 )
 from kliento.core.models import AuditLog, OrgSettings, User
 from kliento.core.permissions import can_read, can_write, scope_for
@@ -558,7 +559,10 @@ def _record_delete(
     )
     unindex(entity, obj.pk)
     RecordShare.objects.filter(entity=entity, object_id=obj.pk).delete()
-    obj.delete()
+    try:
+        obj.delete()
+    except ProtectedError as exc:  # orders, quotes... keep the sales history; the atomic rolls back
+        raise still_referenced(exc, changes["name"](obj)) from exc
 
 
 @transaction.atomic

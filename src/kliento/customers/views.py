@@ -18,7 +18,12 @@ from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
 from django.views.decorators.http import require_http_methods, require_POST
 
-from kliento.core.errors import BadCursorError, StaleVersionError, ValidationFailedError
+from kliento.core.errors import (
+    BadCursorError,
+    ConflictError,
+    StaleVersionError,
+    ValidationFailedError,
+)
 from kliento.core.models import CustomField, User
 from kliento.core.panels import panels_for
 from kliento.core.permissions import can_write, scope_for
@@ -706,7 +711,7 @@ def record_delete(request: HttpRequest, entity: str, pk: int) -> HttpResponse:
             services.contact_delete(user=request.user, contact=obj, expected_version=expected)
         else:
             services.company_delete(user=request.user, company=obj, expected_version=expected)
-    except StaleVersionError as exc:
+    except (StaleVersionError, ConflictError) as exc:
         context.update({"conflict": exc.message, "version": obj.version})
         return render(request, "customers/record_delete.html", context, status=409)
     name = obj.full_name if entity == "contact" else obj.name

@@ -248,3 +248,21 @@ def test_pages_need_login(client, url):
     response = client.get(url)
 
     assert response.status_code == 302
+
+
+@pytest.mark.parametrize(
+    ("language", "expected"), [("en", "orders: 1"), ("ru", "нельзя удалить, пока на эту запись")]
+)
+def test_deleting_a_contact_with_orders_shows_why_and_keeps_it(
+    org, login, make_order, contact, language, expected
+):
+    org.rep.language = language
+    org.rep.save(update_fields=["language"])
+    make_order()
+
+    response = login(org.rep).post(f"/contacts/{contact.pk}/delete/", {"version": 1})
+
+    assert response.status_code == 409
+    page = response.content.decode()
+    assert "Anna Smirnova" in page and expected in page
+    assert type(contact).objects.filter(pk=contact.pk).exists()
