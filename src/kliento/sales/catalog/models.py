@@ -12,6 +12,9 @@ from django.utils.translation import gettext_lazy as _
 from kliento.core.models import Role
 
 MONEY = {"max_digits": 16, "decimal_places": 2}
+# The largest amount accepted: SQLite keeps 15 significant digits of a decimal, and a value
+# past them reads back rounded up to one digit more than MONEY allows.
+MAX_MONEY = Decimal("9999999999999.99")
 
 
 class Product(models.Model):

@@ -11,11 +11,12 @@ import datetime as dt
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.utils import timezone
+from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 
 from kliento.core.errors import ValidationFailedError
 from kliento.core.models import OrgSettings
-from kliento.sales.catalog.models import CurrencyRate
+from kliento.sales.catalog.models import MAX_MONEY, CurrencyRate
 
 CENT = Decimal("0.01")
 
@@ -23,6 +24,22 @@ CENT = Decimal("0.01")
 def money(value) -> Decimal:
     """Round to cents, half up (what an invoice prints)."""
     return Decimal(value).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def beyond_max(*amounts: Decimal) -> bool:
+    """Whether any amount is past MAX_MONEY, the largest a money column keeps exactly."""
+    return any(abs(amount) > MAX_MONEY for amount in amounts)
+
+
+def max_money_shown() -> str:
+    """MAX_MONEY as the active language writes numbers (9,999,… or 9 999 …,99)."""
+    return number_format(MAX_MONEY, decimal_pos=2, force_grouping=True)
+
+
+def beyond_max_message() -> str:
+    return _("The amount comes to more than %(max)s, the largest Kliento keeps.") % {
+        "max": max_money_shown()
+    }
 
 
 def company_currency() -> str:

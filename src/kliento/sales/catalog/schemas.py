@@ -10,8 +10,9 @@ from pydantic import Field
 from kliento.core.models import Role
 from kliento.core.schemas import BaseIn, DateIn, Text, patch_schema
 from kliento.customers.schemas import BaseFilter, Page
+from kliento.sales.catalog.models import MAX_MONEY
 
-Amount = Annotated[Decimal, Field(ge=0, le=Decimal("99999999999999.99"), decimal_places=2)]
+Amount = Annotated[Decimal, Field(ge=0, le=MAX_MONEY, decimal_places=2)]
 Percent = Annotated[Decimal, Field(ge=0, le=100, decimal_places=2)]
 Currency = Annotated[Text(3), Field(pattern=r"^[A-Za-z]{3}$")]
 

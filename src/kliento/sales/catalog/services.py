@@ -26,6 +26,7 @@ from kliento.core.models import AuditLog, Role, User
 from kliento.core.permissions import is_admin
 from kliento.core.services import audit_diff, audit_record
 from kliento.sales.catalog.models import (
+    MAX_MONEY,
     CurrencyRate,
     DiscountLimit,
     PriceList,
@@ -35,7 +36,6 @@ from kliento.sales.catalog.models import (
 from kliento.sales.catalog.selectors import catalog_can_edit
 
 CURRENCY = re.compile(r"^[A-Z]{3}$")
-MAX_MONEY = Decimal("99999999999999.99")
 PRODUCT_FIELDS = {"sku", "name", "category", "unit", "description", "cost", "tax_rate", "active"}
 PRICE_LIST_FIELDS = {
     "name",

@@ -25,8 +25,14 @@ from kliento.core.permissions import can_read, can_write, is_admin, scope_for
 from kliento.core.services import audit_diff, audit_record
 from kliento.customers.models import Company, Contact, Direction, Interaction, InteractionKind
 from kliento.customers.selectors import parse_id
-from kliento.sales.catalog.models import PriceList, PriceListItem, Product
-from kliento.sales.catalog.money import company_currency, money, to_company
+from kliento.sales.catalog.models import MAX_MONEY, PriceList, PriceListItem, Product
+from kliento.sales.catalog.money import (
+    beyond_max,
+    beyond_max_message,
+    company_currency,
+    money,
+    to_company,
+)
 from kliento.sales.deals.models import (
     Deal,
     DealProduct,
@@ -38,7 +44,7 @@ from kliento.sales.deals.models import (
     StageChange,
 )
 
-MAX_AMOUNT = Decimal("9999999999999.99")
+MAX_AMOUNT = MAX_MONEY
 TEXT_FIELDS = ("name", "competitors", "next_step", "source")
 # Foreign keys are given as ids under the plain name ("contact": 7); "contact_id" works too.
 FK_FIELDS = ("pipeline", "stage", "contact", "company", "owner", "price_list")
@@ -431,6 +437,11 @@ def _amount_company(deal: Deal) -> None:
         deal.amount_company = to_company(deal.amount, deal.currency)
     except ValidationFailedError as exc:
         raise ValidationFailedError(_("Some fields are invalid."), fields=exc.fields) from None
+    if beyond_max(deal.amount, deal.amount_company):
+        # Its products add up past what is kept, or the rate takes it there.
+        raise ValidationFailedError(
+            _("Some fields are invalid."), fields={"amount": beyond_max_message()}
+        )
 
 
 # --- deals --------------------------------------------------------------------------------

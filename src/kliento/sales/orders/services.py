@@ -30,7 +30,14 @@ from kliento.core.permissions import can_read, can_write, record_q, scope_for
 from kliento.core.services import audit_diff, audit_record
 from kliento.customers.models import Channel, Company, Contact, Direction, Interaction
 from kliento.sales.catalog.models import PriceList, PriceListItem, Product
-from kliento.sales.catalog.money import company_currency, money, rate_on
+from kliento.sales.catalog.money import (
+    beyond_max,
+    beyond_max_message,
+    company_currency,
+    max_money_shown,
+    money,
+    rate_on,
+)
 from kliento.sales.orders import rollup
 from kliento.sales.orders.models import Order, OrderLine, OrderStatus
 
@@ -110,6 +117,20 @@ def compute_totals(lines: list[LineCalc], rate: Decimal) -> Totals:
         cost_company=cost,
         margin_company=revenue - cost,
     )
+
+
+def amount_errors(lines: list[LineCalc], totals: Totals) -> dict[str, str]:
+    """Lines, then the order, whose amounts come to more than a money column keeps."""
+    errors = {
+        f"lines.{i}": beyond_max_message()
+        for i, line in enumerate(lines)
+        if beyond_max(line.gross, line.tax, line.revenue_company, line.quantity * line.cost)
+    }
+    if not errors and beyond_max(*vars(totals).values()):
+        errors["lines"] = _(
+            "The order comes to more than %(max)s, the largest Kliento keeps; split it."
+        ) % {"max": max_money_shown()}
+    return errors
 
 
 # --- input cleaning ---------------------------------------------------------------------------
@@ -464,6 +485,8 @@ def order_create(*, user: User, data: dict[str, Any]) -> Order:
     if errors:
         raise ValidationFailedError(fields=errors)
     totals = compute_totals(lines, rate)
+    if errors := amount_errors(lines, totals):
+        raise ValidationFailedError(fields=errors)
     order = Order(
         status=OrderStatus.NEW,
         ordered_at=ordered_at,
@@ -785,4 +808,6 @@ def order_preview(*, data: dict[str, Any]) -> tuple[list[LineCalc | None], Total
     except ValidationFailedError:
         rate = Decimal("0")
     totals = compute_totals([x for x in priced if x is not None], rate)
+    if not errors:
+        errors = amount_errors(priced, totals)
     return priced, totals, errors

@@ -36,7 +36,7 @@ from kliento.sales.plans.selectors import (
 )
 
 CENT = Decimal("0.01")
-MAX_AMOUNT = Decimal("99999999999999")
+MAX_AMOUNT = Decimal("9999999999999")  # catalog.models.MAX_MONEY, whole units
 DEPTHS = ("one", "all")
 
 

@@ -9,9 +9,10 @@ from pydantic import Field
 
 from kliento.core.schemas import BaseIn, DateIn, Id, Text
 from kliento.customers.schemas import BaseFilter, Page
+from kliento.sales.catalog.models import MAX_MONEY
 from kliento.sales.quotes.models import QuoteStatus
 
-Amount = Annotated[Decimal, Field(ge=0, le=Decimal("99999999999999.99"), decimal_places=2)]
+Amount = Annotated[Decimal, Field(ge=0, le=MAX_MONEY, decimal_places=2)]
 Quantity = Annotated[Decimal, Field(gt=0, le=Decimal("999999999"), decimal_places=3)]
 Percent = Annotated[Decimal, Field(ge=0, le=100, decimal_places=2)]
 DiscountKindIn = Literal["percent", "amount", ""]

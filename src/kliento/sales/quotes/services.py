@@ -34,7 +34,7 @@ from kliento.core.permissions import can_read, can_write, is_admin
 from kliento.core.services import audit_diff, audit_record, org_settings_update
 from kliento.customers.models import Channel, Direction, Interaction, InteractionKind
 from kliento.sales.catalog.models import PriceList, PriceListItem, Product
-from kliento.sales.catalog.money import money
+from kliento.sales.catalog.money import beyond_max, beyond_max_message, money
 from kliento.sales.catalog.selectors import discount_limit_for, price_list_default
 from kliento.sales.catalog.services import (
     clean_currency,
@@ -136,6 +136,15 @@ def compute_totals(lines: list, discount_kind: str, discount_value: Decimal) -> 
     net = subtotal - discount_total
     tax_total = sum((a.tax for a in amounts), Decimal("0.00"))
     percent = money(discount_total * HUNDRED / subtotal) if subtotal else Decimal("0.00")
+    too_large = {
+        f"lines.{i}.quantity": beyond_max_message()
+        for i, (gross, a) in enumerate(zip(grosses, amounts, strict=True))
+        if beyond_max(gross, a.tax)
+    }
+    if not too_large and beyond_max(subtotal, tax_total, net + tax_total):
+        too_large["lines"] = beyond_max_message()
+    if too_large:
+        raise ValidationFailedError(fields=too_large)
     return Totals(
         subtotal=subtotal,
         discount_total=discount_total,

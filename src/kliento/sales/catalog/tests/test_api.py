@@ -118,3 +118,18 @@ def test_currency_rates_and_discount_limits(api, org):
         _send(admin, "put", "/api/v1/discount-limits/rep", {"max_percent": "150"}).status_code
         == 422
     )
+
+
+def test_the_largest_price_round_trips_and_one_past_it_is_422(api, org, price_list, products):
+    client = api(org.head)
+    url = f"/api/v1/price-lists/{price_list.pk}/items/{products[0].pk}"
+
+    largest = _send(client, "put", url, {"price": "9999999999999.99"})
+    past = _send(client, "put", url, {"price": 99999999999999.99})
+
+    assert largest.status_code == 200, largest.content
+    assert past.status_code == 422
+    assert set(past.json()["fields"]) == {"price"}
+    # Read back from the database: SQLite keeps 15 significant digits, and this is 15.
+    items = client.get(f"/api/v1/price-lists/{price_list.pk}/items").json()
+    assert {i["sku"]: i["price"] for i in items}["CRM-STD"] == "9999999999999.99"

@@ -433,3 +433,21 @@ def test_list_query_count_does_not_grow_with_rows(
 
 
 QUERIES_DEAL_LIST = 5
+
+
+def test_products_adding_up_past_the_largest_amount_are_422(
+    org, pipeline, api, deal_factory, products
+):
+    deal = deal_factory(owner=org.rep, pipeline=pipeline)
+    body = {
+        "product_id": products[0].pk,
+        "quantity": "1000",
+        "price": "9999999999999",
+        "recompute_amount": True,
+    }
+
+    response = _post(api(org.rep), f"/api/v1/deals/{deal.pk}/products", body)
+
+    assert response.status_code == 422, response.content
+    assert "amount" in response.json()["fields"]
+    assert not deal.products.exists()

@@ -378,3 +378,46 @@ def test_facts_query_count_is_flat(org, api, make_order, django_assert_num_queri
         response = client.get(f"/api/v1/orders/facts?date_from={today}&date_to={today}")
 
     assert len(response.json()["items"]) == 4
+
+
+@pytest.mark.parametrize("entity", ["contact", "company"])
+def test_deleting_a_customer_with_orders_is_409_naming_them_and_keeps_everything(
+    org, api, make_order, contact, company, entity
+):
+    order = make_order(company=company.pk)
+    obj = contact if entity == "contact" else company
+    path = f"/api/v1/{'contacts' if entity == 'contact' else 'companies'}/{obj.pk}"
+
+    response = api(org.rep).delete(path)
+
+    assert response.status_code == 409, response.content
+    body = response.json()
+    assert body["code"] == "conflict"
+    assert "orders: 1" in body["message"]
+    assert type(obj).objects.filter(pk=obj.pk).exists()
+    assert Order.objects.filter(pk=order.pk).exists()
+    assert api(org.rep).get(path).status_code == 200  # nothing half-deleted: still readable
+
+
+def test_multipart_body_without_a_boundary_is_400(org, api):
+    response = api(org.admin).post(
+        "/api/v1/imports", b"garbage", content_type="multipart/form-data"
+    )
+
+    assert response.status_code == 400, response.content
+    assert response.json()["code"] == "bad_request"
+
+
+def test_line_total_beyond_the_largest_amount_is_422(org, api, contact, products, price_list):
+    response = post(
+        api(org.rep),
+        "/api/v1/orders",
+        {
+            "contact": contact.pk,
+            "lines": [{"product": products[0].pk, "quantity": "999999999", "price": "99999"}],
+        },
+    )
+
+    assert response.status_code == 422, response.content
+    assert "lines.0" in " ".join(response.json()["fields"])
+    assert not Order.objects.exists()

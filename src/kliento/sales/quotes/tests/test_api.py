@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+from decimal import Decimal
 
 import pytest
 from django.core import mail
@@ -162,3 +163,17 @@ def test_list_query_count_does_not_grow_with_quotes(api, org, deal, django_asser
     with django_assert_max_num_queries(8):
         response = client.get("/api/v1/quotes?limit=50")
     assert len(response.json()["items"]) == 5
+
+
+def test_a_line_past_the_largest_amount_is_422_and_not_added(api, org, quote, products):
+    quote.price_list.items.filter(product=products[0]).update(price=Decimal("9999999999999"))
+
+    response = _post(
+        api(org.rep),
+        f"/api/v1/quotes/{quote.pk}/lines",
+        {"product_id": products[0].pk, "quantity": "1000"},
+    )
+
+    assert response.status_code == 422, response.content
+    assert "lines.0.quantity" in response.json()["fields"]
+    assert not quote.lines.exists()
