@@ -30,9 +30,11 @@ import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import date
 from functools import lru_cache
 from typing import Any
 
+from django.utils.dateparse import parse_date
 from django.utils.translation import get_language, gettext_lazy
 
 from kliento.customers.normalize import fold
@@ -437,9 +439,20 @@ def contact_features(
         middle=fold_name(middle or ""),
         emails=frozenset(email_key(e) for e in emails if e),
         phones=frozenset(phone_key(p) for p in phones if p),
-        birth=str(birth) if birth else "",
+        birth=_birth_key(birth),
         city=fold_name(city or ""),
     )
+
+
+def _birth_key(birth: Any) -> str:
+    """YYYY-MM-DD, or "" for no date or a text that is not one (a half-typed form field)."""
+    if not birth:
+        return ""
+    try:
+        day = birth if isinstance(birth, date) else parse_date(str(birth).strip())
+    except ValueError:
+        return ""
+    return day.isoformat() if day else ""
 
 
 def company_features(

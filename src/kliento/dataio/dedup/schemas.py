@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from ninja import Field, Schema
 
-from kliento.core.schemas import BaseIn, Text
+from kliento.core.schemas import BaseIn, DateIn, Text
 from kliento.customers.schemas import BaseFilter, Page
 
 Entity = Literal["contact", "company"]
@@ -106,7 +106,7 @@ class ContactCheck(BaseFilter):
     last_name: Text(100) | None = None
     email: Text(254) | None = None
     phone: Text(40) | None = None
-    birth_date: str | None = None
+    birth_date: DateIn | None = None
     city: Text(100) | None = None
 
 

@@ -90,6 +90,26 @@ def test_entry_check_rejects_unknown_parameters(org, api):
     assert response.status_code == 422
 
 
+def test_entry_check_with_a_birth_date_that_is_not_a_date_is_422(org, api, twin_contacts):
+    check = {"first_name": "Иван", "last_name": "Петров", "phone": "+7 916 123 45 67"}
+
+    bad = api(org.rep).get("/api/v1/contacts/duplicates", {**check, "birth_date": "ก ำกำ"})
+    good = api(org.rep).get("/api/v1/contacts/duplicates", {**check, "birth_date": "1980-05-17"})
+
+    assert bad.status_code == 422
+    assert set(bad.json()["fields"]) == {"birth_date"}
+    assert good.status_code == 200
+    assert {c["id"] for c in good.json()} == {c.pk for c in twin_contacts}
+
+
+def test_half_typed_birth_dates_are_ignored_when_scoring():
+    from kliento.dataio.dedup.matching import contact_features
+
+    features = [contact_features(0, "Ivan", "", "Petrov", [], [], b, "") for b in ("19", "x-y")]
+
+    assert [f.birth for f in features] == ["", ""]
+
+
 # --- queue, merge, dismiss, undo ---------------------------------------------------------------
 
 
