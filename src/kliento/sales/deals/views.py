@@ -144,9 +144,16 @@ def deal_board_column(request: HttpRequest, pipeline_pk: int, stage_pk: int) -> 
     except ValueError:
         offset = 0
     filters = _filters(request, BOARD_FILTER_KEYS)
-    deals, has_more = selectors.board_column_page(
-        user=request.user, pipeline=pipeline, stage=stage, filters=filters, offset=offset
-    )
+    try:
+        deals, has_more = selectors.board_column_page(
+            user=request.user, pipeline=pipeline, stage=stage, filters=filters, offset=offset
+        )
+    except ValidationFailedError:
+        # The board showed these filters' errors and its cards unfiltered: so does "show more".
+        filters = {}
+        deals, has_more = selectors.board_column_page(
+            user=request.user, pipeline=pipeline, stage=stage, offset=offset
+        )
     for deal in deals:
         deal.stage = stage
     context = {

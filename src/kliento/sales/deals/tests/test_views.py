@@ -111,6 +111,21 @@ def test_show_more_loads_the_next_cards_of_a_column(org, pipeline, stages, login
     assert response.context["has_more"] is False
 
 
+def test_show_more_with_an_invalid_filter_shows_the_cards_unfiltered_like_the_board(
+    org, pipeline, stages, login, deal_factory
+):
+    for i in range(3):
+        deal_factory(owner=org.rep, pipeline=pipeline, stage=stages[0], name=f"D{i}")
+    url = f"/deals/board/{pipeline.pk}/{stages[0].pk}/?team=abc"
+
+    board = login(org.rep).get(f"/deals/?pipeline={pipeline.pk}&team=abc")
+    column = login(org.rep).get(url)
+
+    assert board.status_code == 200 and board.context["filter_errors"]
+    assert column.status_code == 200
+    assert [d.name for d in column.context["deals"]] == ["D0", "D1", "D2"]
+
+
 def test_board_with_no_pipeline_invites_the_admin_to_create_one(org, login):
     response = login(org.admin).get("/deals/")
     assert response.status_code == 200
