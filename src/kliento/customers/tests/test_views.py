@@ -424,6 +424,17 @@ def test_logging_shows_errors_beside_the_field(org, login):
     assert Interaction.objects.count() == 0
 
 
+@pytest.mark.parametrize("action", ["log", "plan"])
+def test_a_form_without_a_valid_kind_says_so_instead_of_failing(org, login, action):
+    contact = _contact(org.rep)
+
+    response = login(org.rep).post(f"/contacts/{contact.pk}/{action}/", {"kind": "zz"}, **HTMX)
+
+    assert response.status_code == 200
+    assert b"Choose one of the offered values." in response.content
+    assert Interaction.objects.count() == 0
+
+
 def test_analyst_cannot_log_anything(org, login):
     contact = _contact(org.rep)
 
