@@ -393,7 +393,7 @@ def log_data_from_post(post: QueryDict) -> dict[str, Any]:
     if minutes:
         try:
             data["duration_seconds"] = max(0, round(float(minutes) * 60))
-        except ValueError:
+        except (ValueError, OverflowError):  # not a number, NaN, infinity: the service says so
             data["duration_seconds"] = minutes
     return data
 

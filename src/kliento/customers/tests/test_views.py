@@ -435,6 +435,19 @@ def test_a_form_without_a_valid_kind_says_so_instead_of_failing(org, login, acti
     assert Interaction.objects.count() == 0
 
 
+@pytest.mark.parametrize("minutes", ["1e999", "nan", "abc"])
+def test_a_duration_that_is_not_a_number_of_minutes_is_a_field_error(org, login, minutes):
+    contact = _contact(org.rep)
+
+    response = login(org.rep).post(
+        f"/contacts/{contact.pk}/log/", {"kind": "call", "duration_minutes": minutes}, **HTMX
+    )
+
+    assert response.status_code == 200
+    assert b"Enter the duration in minutes." in response.content
+    assert Interaction.objects.count() == 0
+
+
 def test_analyst_cannot_log_anything(org, login):
     contact = _contact(org.rep)
 
