@@ -712,7 +712,9 @@ def record_delete(request: HttpRequest, entity: str, pk: int) -> HttpResponse:
         else:
             services.company_delete(user=request.user, company=obj, expected_version=expected)
     except (StaleVersionError, ConflictError) as exc:
-        context.update({"conflict": exc.message, "version": obj.version})
+        # Stale: confirm again against what is there now. Still referenced: nothing to confirm.
+        blocked = not isinstance(exc, StaleVersionError)
+        context.update({"conflict": exc.message, "version": obj.version, "blocked": blocked})
         return render(request, "customers/record_delete.html", context, status=409)
     name = obj.full_name if entity == "contact" else obj.name
     messages.success(request, _("%(name)s is deleted.") % {"name": name})

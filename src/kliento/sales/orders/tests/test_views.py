@@ -265,4 +265,6 @@ def test_deleting_a_contact_with_orders_shows_why_and_keeps_it(
     assert response.status_code == 409
     page = response.content.decode()
     assert "Anna Smirnova" in page and expected in page
+    assert "btn-danger" not in page  # nothing to confirm: only the way back
+    assert f'href="/contacts/{contact.pk}/"' in page
     assert type(contact).objects.filter(pk=contact.pk).exists()
