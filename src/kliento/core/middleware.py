@@ -1,8 +1,10 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.exceptions import SuspiciousOperation
 from django.http import JsonResponse
 from django.utils import translation
+from django.views.defaults import bad_request
 
 
 class ApiBodyLimitMiddleware:
@@ -42,3 +44,26 @@ class UserLanguageMiddleware:
             translation.activate(user.language)
             request.LANGUAGE_CODE = user.language
         return self.get_response(request)
+
+
+class RefuseNulMiddleware:
+    """A page request whose query or form holds a NUL character gets the 400 page.
+
+    No one types one, PostgreSQL cannot store or compare one, and every filter and form
+    would otherwise have to check for it. The API answers 422 naming the field instead
+    (see core.schemas), so /api/ is left alone.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if not request.path.startswith("/api/") and (
+            _has_nul(request.GET) or (request.method == "POST" and _has_nul(request.POST))
+        ):
+            return bad_request(request, SuspiciousOperation("NUL character in the request"))
+        return self.get_response(request)
+
+
+def _has_nul(data) -> bool:
+    return any("\x00" in key or any("\x00" in v for v in values) for key, values in data.lists())

@@ -84,6 +84,8 @@ def team_create(*, actor: User | None, name: str, parent: Team | None = None) ->
     name = (name or "").strip()
     if not name:
         raise ValidationFailedError(fields={"name": _("A team needs a name.")})
+    if len(name) > 200:
+        raise ValidationFailedError(fields={"name": _("At most %(n)s characters.") % {"n": 200}})
     team = Team.objects.create(name=name, parent=parent)
     team.path = f"{parent.path if parent else '/'}{team.pk}/"
     team.save(update_fields=["path"])

@@ -462,6 +462,16 @@ def test_a_team_without_a_name_is_refused_beside_the_field(org, login):
     assert Team.objects.count() == before
 
 
+def test_a_team_name_over_200_characters_is_refused_beside_the_field(org, login):
+    before = Team.objects.count()
+
+    response = login(org.admin).post("/settings/teams/", {"name": "x" * 201, "parent": ""})
+
+    assert response.status_code == 422
+    assert field_error(response, "At most 200 characters.")
+    assert Team.objects.count() == before
+
+
 def test_renaming_and_moving_a_team_moves_its_subtree(org, login):
     moscow, marketing = org.teams["moscow"], org.teams["marketing"]
     child = team_create(actor=org.admin, name="Moscow north", parent=moscow)

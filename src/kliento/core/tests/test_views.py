@@ -166,6 +166,40 @@ def test_missing_pages_use_the_styled_404(org, login, url):
     assert b"kliento.css" in response.content
 
 
+@pytest.mark.parametrize(
+    "url", ["/contacts/?q=a%00b", "/leads/?q=%00", "/orders/?status%00=new", "/search/?q=x%00"]
+)
+def test_a_nul_in_a_page_query_is_the_styled_400_on_every_database(org, login, url):
+    response = login(org.rep).get(url)
+
+    assert response.status_code == 400
+    assert "could not be read" in response.content.decode()
+    assert b"kliento.css" in response.content
+
+
+def test_a_nul_in_a_posted_form_is_400_and_stores_nothing(org, login, contact_factory):
+    from kliento.customers.models import Interaction
+
+    contact = contact_factory(owner=org.rep)
+    org.rep.language = "ru"
+    org.rep.save(update_fields=["language"])
+
+    response = login(org.rep).post(
+        f"/contacts/{contact.pk}/log/", {"kind": "call", "subject": "Звонок\x00"}
+    )
+
+    assert response.status_code == 400
+    assert "Не удалось прочитать запрос" in response.content.decode()
+    assert not Interaction.objects.exists()
+
+
+def test_the_api_still_names_the_field_with_a_nul(org, api):
+    response = api(org.rep).get("/api/v1/contacts", {"q": "a\x00b"})
+
+    assert response.status_code == 422
+    assert "q" in response.json()["fields"]
+
+
 def test_the_500_page_renders_without_a_request():
     from django.template.loader import render_to_string
 
