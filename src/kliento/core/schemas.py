@@ -66,7 +66,8 @@ def _aware_in_range(value: datetime) -> datetime:
         value = value.replace(tzinfo=UTC)
     if not 1900 <= value.year <= 2200:
         raise ValueError(str(_("Date out of range (years 1900–2200).")))
-    return value
+    # The same instant in UTC: PostgreSQL refuses offsets past ±15:59 that ISO 8601 allows.
+    return value.astimezone(UTC)
 
 
 def _date_in_range(value: date) -> date:

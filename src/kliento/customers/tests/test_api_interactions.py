@@ -178,6 +178,25 @@ def test_plan_a_task_and_complete_it(org, api, contact_factory):
     assert after == {"overdue": [], "today": [], "upcoming": []}
 
 
+def test_a_time_with_an_offset_past_15_hours_is_kept_as_the_same_instant(org, api, contact_factory):
+    contact = contact_factory(owner=org.rep)
+
+    response = api(org.rep).post(
+        "/api/v1/interactions",
+        {
+            "planned": True,
+            "due_at": "2030-01-03T03:03:05+17:47",  # ISO 8601 allows it; PostgreSQL does not
+            "remind_at": "2030-01-02T09:16:05Z",
+            "contact_id": contact.pk,
+        },
+        content_type=JSON,
+    )
+
+    assert response.status_code == 201, response.content
+    stored = Interaction.objects.get(pk=response.json()["id"])
+    assert stored.due_at == datetime.datetime(2030, 1, 2, 9, 16, 5, tzinfo=datetime.UTC)
+
+
 def test_complete_without_body(org, api, contact_factory, interaction_factory):
     contact = contact_factory(owner=org.rep)
     task = interaction_factory(
