@@ -11,6 +11,7 @@ import factory
 import pytest
 from django.db import connection, connections
 from django.test import Client
+from django.utils import translation
 
 from kliento.core.models import Role, Team, User
 from kliento.core.services import apikey_create, team_create
@@ -86,6 +87,15 @@ def _fast_password_hashing(settings):
         "django.contrib.auth.hashers.MD5PasswordHasher",
         "django.contrib.auth.hashers.Argon2PasswordHasher",
     ]
+
+
+@pytest.fixture(autouse=True)
+def _english_after_each_test():
+    """A request by a Russian-speaking user leaves Russian active in the test's thread (the
+    middleware activates the user's language and nothing resets it): the next test that
+    renders outside a request must not inherit it."""
+    yield
+    translation.deactivate()
 
 
 def _user(username: str, role: str, team: Team | None) -> User:
