@@ -13,7 +13,7 @@ from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 from django.utils.text import Truncator
-from django.utils.translation import get_language, gettext_lazy
+from django.utils.translation import get_language, get_language_info, gettext_lazy
 from django.utils.translation import gettext as _
 
 from kliento.customers.normalize import format_phone
@@ -78,6 +78,16 @@ def initials(value) -> str:
 @register.filter
 def phone(value: str) -> str:
     return format_phone(value or "")
+
+
+@register.filter
+def language_label(code) -> str:
+    """A language code as its name in the reader's language ("ru" → Russian / Русский); a code
+    Django doesn't know is shown as it is."""
+    try:
+        return get_language_info(str(code or "").strip().lower())["name_translated"]
+    except KeyError:
+        return str(code or "")
 
 
 @register.filter

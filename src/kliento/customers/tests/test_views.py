@@ -275,6 +275,40 @@ def test_contact_detail_shows_the_record(org, login):
     assert "Who worked with this client" in page
 
 
+@pytest.mark.parametrize(
+    ("reader", "stored", "shown"),
+    [("en", "ru", "Russian"), ("ru", "ru", "Русский"), ("en", "xx", "xx")],
+)
+def test_contact_detail_names_the_contacts_language_in_the_readers(
+    org, login, reader, stored, shown
+):
+    contact = _contact(org.rep, language=stored)
+    org.rep.language = reader
+    org.rep.save(update_fields=["language"])
+
+    page = login(org.rep).get(f"/contacts/{contact.pk}/").content.decode()
+
+    assert f"<dd>{shown}</dd>" in page
+
+
+@pytest.mark.parametrize(
+    ("city", "region", "shown"),
+    [
+        ("Москва", "Москва", "<dd>Москва</dd>"),
+        ("Тверь", "Тверская область", "<dd>Тверь, Тверская область</dd>"),
+        ("", "Тверская область", "<dd>Тверская область</dd>"),
+    ],
+)
+def test_contact_detail_location_says_a_city_that_is_its_own_region_once(
+    org, login, city, region, shown
+):
+    contact = _contact(org.rep, city=city, region=region)
+
+    page = login(org.rep).get(f"/contacts/{contact.pk}/").content.decode()
+
+    assert shown in page
+
+
 def test_contact_detail_query_count_does_not_grow_with_the_timeline(
     org, login, interaction_factory, django_assert_max_num_queries
 ):
