@@ -59,6 +59,10 @@ def deals_panel(user, entity: str, obj):
             won_amount=Sum("amount_company", filter=Q(status=DealStatus.WON)),
             total=Count("id"),
         )
+    if summary["open_amount"] or summary["won_amount"]:
+        from kliento.sales.catalog.money import company_currency
+
+        summary["currency"] = company_currency()  # the amounts are in the company currency
     return {
         "template": "sales/_customer_deals.html",
         "deals": deals,

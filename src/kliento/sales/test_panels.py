@@ -84,6 +84,6 @@ def test_deals_panel_counts_and_sums_only_visible_deals(
     panel = " ".join(html.split('id="customer-deals"', 1)[1].split("</section>", 1)[0].split())
     total = my_open + 1
     assert f'<span class="count-pill">{total}</span>' in panel
-    assert f"{my_open} open deals · {my_open},000 · 1 won · 500" in panel
+    assert f"{my_open} open deals · {my_open},000 RUB · 1 won · 500 RUB" in panel
     assert panel.count("<li>") == shown
     assert more in panel
