@@ -18,8 +18,14 @@ from kliento.core.errors import (
     PermissionDeniedError,
     ValidationFailedError,
 )
-from kliento.core.models import AuditLog, CustomField, CustomFieldType, User
-from kliento.core.permissions import can_read, can_write, record_q
+from kliento.core.models import AuditLog, CustomField, CustomFieldType, Role, User
+from kliento.core.permissions import (
+    can_read,
+    can_write,
+    record_q,
+    scope_for,
+    team_subtree_user_ids,
+)
 from kliento.core.services import custom_field_clean_value
 from kliento.customers.models import (
     Channel,
@@ -600,15 +606,39 @@ def who_worked_with(
 # --- tasks and activity -------------------------------------------------------------------
 
 
-def my_tasks(*, user: User, limit: int = 50) -> dict[str, list[Interaction]]:
+def task_assignees(*, user: User) -> list[User]:
+    """Whose tasks `user` may list: their own; a head's whole subtree; everyone's for the roles
+    that read all records. Active users, by name."""
+    qs = User.objects.filter(is_active=True).only("id", "username", "first_name", "last_name")
+    if not scope_for(user).read_all:
+        ids = {user.pk}
+        if user.role == Role.HEAD:
+            ids |= team_subtree_user_ids(user.team)
+        qs = qs.filter(pk__in=ids)
+    return list(qs.order_by("first_name", "last_name", "username"))
+
+
+def _tasks_of(user: User, assignee_ids: set[int] | None):
+    if assignee_ids is None or assignee_ids == {user.pk}:
+        return Interaction.objects.filter(assignee_id=user.pk)  # one's own: no visibility join
+    # Someone else's task shows only when its customer is one the viewer sees.
+    return interaction_qs(user).filter(assignee_id__in=assignee_ids)
+
+
+def my_tasks(
+    *, user: User, limit: int = 50, assignee_ids: set[int] | None = None
+) -> dict[str, list[Interaction]]:
+    """Open tasks by due time: the user's own, or (`assignee_ids`, from task_assignees) those
+    of the people named, as far as the user sees their customers."""
     now = timezone.now()
     local_now = timezone.localtime(now)
     end_of_today = (local_now + timedelta(days=1)).replace(
         hour=0, minute=0, second=0, microsecond=0
     )
     base = (
-        Interaction.objects.filter(assignee_id=user.pk, planned=True, done=False)
-        .select_related("contact", "company", "user")
+        _tasks_of(user, assignee_ids)
+        .filter(planned=True, done=False)
+        .select_related("contact", "company", "user", "assignee")
         .order_by("due_at", "id")
     )
     return {
@@ -618,10 +648,13 @@ def my_tasks(*, user: User, limit: int = 50) -> dict[str, list[Interaction]]:
     }
 
 
-def tasks_done_recently(*, user: User, limit: int = 20) -> list[Interaction]:
+def tasks_done_recently(
+    *, user: User, limit: int = 20, assignee_ids: set[int] | None = None
+) -> list[Interaction]:
     return list(
-        Interaction.objects.filter(assignee_id=user.pk, planned=True, done=True)
-        .select_related("contact", "company")
+        _tasks_of(user, assignee_ids)
+        .filter(planned=True, done=True)
+        .select_related("contact", "company", "assignee")
         .order_by("-done_at", "-id")[:limit]
     )
 

@@ -82,9 +82,19 @@ TASK_KINDS = [
 
 @login_required
 def task_list(request: HttpRequest) -> HttpResponse:
+    """My tasks; a head also picks their team's or one member's, admins and analysts anyone's."""
     kind = request.GET.get("kind", "")
-    tasks = selectors.my_tasks(user=request.user)
-    done = selectors.tasks_done_recently(user=request.user, limit=20)
+    assignees = selectors.task_assignees(user=request.user)
+    allowed = {u.pk for u in assignees}
+    raw = request.GET.get("assignee", "")
+    if raw == "all" and len(allowed) > 1:
+        assignee, assignee_ids = "all", allowed
+    elif (pk := selectors.parse_id(raw)) in allowed:
+        assignee, assignee_ids = str(pk), {pk}
+    else:  # no choice, or one that isn't (or is no longer) yours to make: your own
+        assignee, assignee_ids = "", None
+    tasks = selectors.my_tasks(user=request.user, assignee_ids=assignee_ids)
+    done = selectors.tasks_done_recently(user=request.user, limit=20, assignee_ids=assignee_ids)
     if kind:
         tasks = {group: [t for t in items if t.kind == kind] for group, items in tasks.items()}
         done = [t for t in done if t.kind == kind]
@@ -95,6 +105,9 @@ def task_list(request: HttpRequest) -> HttpResponse:
         "kind": kind,
         "kinds": [(k, InteractionKind(k).label) for k in forms.PLAN_KINDS],
         "task_total": sum(len(v) for v in tasks.values()),
+        "assignee": assignee,
+        "assignees": [u for u in assignees if u.pk != request.user.pk],
+        "others": assignee not in ("", str(request.user.pk)),
     }
     return _page(
         request, "customers/task_list.html", context, "customers/partials/_task_board.html"
@@ -111,7 +124,8 @@ def task_complete(request: HttpRequest, pk: int) -> HttpResponse:
     else:
         task = services.task_complete(user=request.user, interaction=task)
     if request.htmx:
-        return render(request, "customers/partials/_task.html", {"task": task})
+        others = task.assignee_id != request.user.pk  # on a colleague's list: keep their name
+        return render(request, "customers/partials/_task.html", {"task": task, "others": others})
     messages.success(request, _("Task completed."))
     return redirect(request.POST.get("next") or reverse("task_list"))
 

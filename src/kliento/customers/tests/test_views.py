@@ -110,6 +110,60 @@ def test_tasks_page_filters_by_kind(org, login, contact_factory):
     assert "Meet them" not in page
 
 
+def _task_for(assignee, contact, subject):
+    services.interaction_create(
+        user=assignee,
+        data={
+            "kind": "task",
+            "planned": True,
+            "due_at": timezone.now() + timedelta(hours=1),
+            "subject": subject,
+            "contact_id": contact.pk,
+        },
+    )
+
+
+def test_a_head_lists_the_tasks_of_their_team_and_of_one_member(org, login, contact_factory):
+    _task_for(org.rep, contact_factory(owner=org.rep), "Rep call")
+    _task_for(org.other_rep, contact_factory(owner=org.other_rep), "Other rep call")
+    _task_for(org.head, contact_factory(owner=org.head), "Head own call")
+    client = login(org.head)
+
+    mine = client.get("/tasks/").content.decode()
+    team = client.get("/tasks/?assignee=all").content.decode()
+    one = client.get(f"/tasks/?assignee={org.rep.pk}").content.decode()
+
+    assert "Head own call" in mine and "Rep call" not in mine
+    assert 'value="all"' in mine and "My team" in mine
+    assert all(s in team for s in ["Rep call", "Other rep call", "Head own call"])
+    assert org.rep.display_name in team  # whose task it is, on a list of several people's
+    assert "Rep call" in one and "Other rep call" not in one
+
+
+def test_a_colleagues_task_on_a_customer_the_viewer_cannot_see_is_not_listed(
+    org, login, contact_factory
+):
+    hidden = contact_factory(owner=org.admin)  # outside the head's subtree, shared with the rep
+    services.record_share(user=org.admin, entity="contact", obj=hidden, target=org.rep)
+    _task_for(org.rep, hidden, "Call about a customer hidden from the head")
+    _task_for(org.rep, contact_factory(owner=org.rep), "Visible call")
+
+    page = login(org.head).get(f"/tasks/?assignee={org.rep.pk}").content.decode()
+
+    assert "Visible call" in page
+    assert "hidden from the head" not in page
+
+
+def test_a_rep_has_no_assignee_choice_and_cannot_list_others_tasks(org, login, contact_factory):
+    _task_for(org.rep_peer, contact_factory(owner=org.rep_peer), "Peer call")
+    _task_for(org.rep, contact_factory(owner=org.rep), "My call")
+
+    page = login(org.rep).get(f"/tasks/?assignee={org.rep_peer.pk}").content.decode()
+
+    assert 'name="assignee"' not in page
+    assert "My call" in page and "Peer call" not in page
+
+
 # --- lists --------------------------------------------------------------------------------
 
 

@@ -2,6 +2,12 @@
 (function () {
   "use strict";
 
+  // A <select data-autosubmit> reloads the page with its form's choices (no button to press).
+  document.addEventListener("change", function (event) {
+    var field = event.target.closest("[data-autosubmit]");
+    if (field && field.form) { field.form.submit(); }
+  });
+
   // "Add another" for repeated inputs (emails, phones): clone the last row, empty it.
   document.addEventListener("click", function (event) {
     var add = event.target.closest("[data-multi-add]");
