@@ -618,41 +618,54 @@ def task_assignees(*, user: User) -> list[User]:
     return list(qs.order_by("first_name", "last_name", "username"))
 
 
-def _tasks_of(user: User, assignee_ids: set[int] | None):
+def _tasks_of(user: User, assignee_ids: set[int] | None, kind: str = ""):
     if assignee_ids is None or assignee_ids == {user.pk}:
-        return Interaction.objects.filter(assignee_id=user.pk)  # one's own: no visibility join
-    # Someone else's task shows only when its customer is one the viewer sees.
-    return interaction_qs(user).filter(assignee_id__in=assignee_ids)
+        qs = Interaction.objects.filter(assignee_id=user.pk)  # one's own: no visibility join
+    else:
+        # Someone else's task shows only when its customer is one the viewer sees.
+        qs = interaction_qs(user).filter(assignee_id__in=assignee_ids)
+    return qs.filter(kind=kind) if kind else qs
 
 
 def my_tasks(
-    *, user: User, limit: int = 50, assignee_ids: set[int] | None = None
+    *, user: User, limit: int = 50, assignee_ids: set[int] | None = None, kind: str = ""
 ) -> dict[str, list[Interaction]]:
     """Open tasks by due time: the user's own, or (`assignee_ids`, from task_assignees) those
     of the people named, as far as the user sees their customers."""
-    now = timezone.now()
-    local_now = timezone.localtime(now)
-    end_of_today = (local_now + timedelta(days=1)).replace(
-        hour=0, minute=0, second=0, microsecond=0
-    )
     base = (
-        _tasks_of(user, assignee_ids)
+        _tasks_of(user, assignee_ids, kind)
         .filter(planned=True, done=False)
         .select_related("contact", "company", "user", "assignee")
         .order_by("due_at", "id")
     )
+    return {group: list(base.filter(q)[:limit]) for group, q in _task_groups().items()}
+
+
+def task_counts(
+    *, user: User, assignee_ids: set[int] | None = None, kind: str = ""
+) -> dict[str, int]:
+    """How many open tasks each group of my_tasks holds in all (it lists at most `limit`)."""
+    qs = _tasks_of(user, assignee_ids, kind).filter(planned=True, done=False)
+    return qs.aggregate(**{group: Count("id", filter=q) for group, q in _task_groups().items()})
+
+
+def _task_groups() -> dict[str, Q]:
+    now = timezone.now()
+    end_of_today = (timezone.localtime(now) + timedelta(days=1)).replace(
+        hour=0, minute=0, second=0, microsecond=0
+    )
     return {
-        "overdue": list(base.filter(due_at__lt=now)[:limit]),
-        "today": list(base.filter(due_at__gte=now, due_at__lt=end_of_today)[:limit]),
-        "upcoming": list(base.filter(due_at__gte=end_of_today)[:limit]),
+        "overdue": Q(due_at__lt=now),
+        "today": Q(due_at__gte=now, due_at__lt=end_of_today),
+        "upcoming": Q(due_at__gte=end_of_today),
     }
 
 
 def tasks_done_recently(
-    *, user: User, limit: int = 20, assignee_ids: set[int] | None = None
+    *, user: User, limit: int = 20, assignee_ids: set[int] | None = None, kind: str = ""
 ) -> list[Interaction]:
     return list(
-        _tasks_of(user, assignee_ids)
+        _tasks_of(user, assignee_ids, kind)
         .filter(planned=True, done=True)
         .select_related("contact", "company", "assignee")
         .order_by("-done_at", "-id")[:limit]

@@ -80,6 +80,9 @@ TASK_KINDS = [
 ]
 
 
+TASKS_SHOWN = 50  # per group (overdue, today, upcoming); the counts say how many in all
+
+
 @login_required
 def task_list(request: HttpRequest) -> HttpResponse:
     """My tasks; a head also picks their team's or one member's, admins and analysts anyone's."""
@@ -93,18 +96,20 @@ def task_list(request: HttpRequest) -> HttpResponse:
         assignee, assignee_ids = str(pk), {pk}
     else:  # no choice, or one that isn't (or is no longer) yours to make: your own
         assignee, assignee_ids = "", None
-    tasks = selectors.my_tasks(user=request.user, assignee_ids=assignee_ids)
-    done = selectors.tasks_done_recently(user=request.user, limit=20, assignee_ids=assignee_ids)
-    if kind:
-        tasks = {group: [t for t in items if t.kind == kind] for group, items in tasks.items()}
-        done = [t for t in done if t.kind == kind]
+    which = {"user": request.user, "assignee_ids": assignee_ids, "kind": kind}
+    tasks = selectors.my_tasks(**which, limit=TASKS_SHOWN)
+    done = selectors.tasks_done_recently(**which, limit=20)
+    counts = {group: len(items) for group, items in tasks.items()}
+    if any(n == TASKS_SHOWN for n in counts.values()):  # some group was cut: count them all
+        counts = selectors.task_counts(**which)
     context = {
         "section": "tasks",
         "tasks": tasks,
         "done": done,
         "kind": kind,
         "kinds": [(k, InteractionKind(k).label) for k in forms.PLAN_KINDS],
-        "task_total": sum(len(v) for v in tasks.values()),
+        "task_counts": counts,
+        "task_total": sum(counts.values()),
         "assignee": assignee,
         "assignees": [u for u in assignees if u.pk != request.user.pk],
         "others": assignee not in ("", str(request.user.pk)),

@@ -154,6 +154,29 @@ def test_a_colleagues_task_on_a_customer_the_viewer_cannot_see_is_not_listed(
     assert "hidden from the head" not in page
 
 
+def test_a_group_cut_at_50_says_how_many_there_are_in_all_of_the_kind(org, login, contact_factory):
+    contact = contact_factory(owner=org.rep)
+    late = timezone.now() - timedelta(days=1)
+    Interaction.objects.bulk_create(
+        [
+            Interaction(
+                kind=kind, planned=True, due_at=late, subject=f"{kind} {i}", contact=contact,
+                user=org.rep, assignee=org.rep,
+            )
+            for kind, n in [("call", 53), ("task", 2)]
+            for i in range(n)
+        ]
+    )  # fmt: skip
+
+    calls = login(org.rep).get("/tasks/?kind=call").content.decode()
+    tasks = login(org.rep).get("/tasks/?kind=task").content.decode()
+
+    assert '<span class="count-pill">53</span>' in calls
+    assert "The first 50 of 53, by due time." in calls
+    assert calls.count('class="task"') == 50
+    assert '<span class="count-pill">2</span>' in tasks and "The first" not in tasks
+
+
 def test_a_rep_has_no_assignee_choice_and_cannot_list_others_tasks(org, login, contact_factory):
     _task_for(org.rep_peer, contact_factory(owner=org.rep_peer), "Peer call")
     _task_for(org.rep, contact_factory(owner=org.rep), "My call")
