@@ -63,11 +63,12 @@ def _active_users():
 
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
-    tasks = selectors.my_tasks(user=request.user)
+    tasks, counts = _tasks_and_counts(user=request.user)
     context = {
         "section": "home",
         "tasks": tasks,
-        "task_total": sum(len(v) for v in tasks.values()),
+        "task_counts": counts,
+        "task_total": sum(counts.values()),
         "activity": selectors.recent_activity(user=request.user, limit=15),
     }
     return render(request, "customers/home.html", context)
@@ -81,6 +82,16 @@ TASK_KINDS = [
 
 
 TASKS_SHOWN = 50  # per group (overdue, today, upcoming); the counts say how many in all
+
+
+def _tasks_and_counts(**which) -> tuple[dict, dict[str, int]]:
+    """The open tasks by group, and how many each group holds in all (a count query only when
+    a group was cut at TASKS_SHOWN)."""
+    tasks = selectors.my_tasks(**which, limit=TASKS_SHOWN)
+    counts = {group: len(items) for group, items in tasks.items()}
+    if any(n == TASKS_SHOWN for n in counts.values()):
+        counts = selectors.task_counts(**which)
+    return tasks, counts
 
 
 @login_required
@@ -97,11 +108,8 @@ def task_list(request: HttpRequest) -> HttpResponse:
     else:  # no choice, or one that isn't (or is no longer) yours to make: your own
         assignee, assignee_ids = "", None
     which = {"user": request.user, "assignee_ids": assignee_ids, "kind": kind}
-    tasks = selectors.my_tasks(**which, limit=TASKS_SHOWN)
+    tasks, counts = _tasks_and_counts(**which)
     done = selectors.tasks_done_recently(**which, limit=20)
-    counts = {group: len(items) for group, items in tasks.items()}
-    if any(n == TASKS_SHOWN for n in counts.values()):  # some group was cut: count them all
-        counts = selectors.task_counts(**which)
     context = {
         "section": "tasks",
         "tasks": tasks,

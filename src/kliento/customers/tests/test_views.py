@@ -170,11 +170,21 @@ def test_a_group_cut_at_50_says_how_many_there_are_in_all_of_the_kind(org, login
 
     calls = login(org.rep).get("/tasks/?kind=call").content.decode()
     tasks = login(org.rep).get("/tasks/?kind=task").content.decode()
+    home = login(org.rep).get("/").content.decode()
 
     assert '<span class="count-pill">53</span>' in calls
     assert "The first 50 of 53, by due time." in calls
     assert calls.count('class="task"') == 50
     assert '<span class="count-pill">2</span>' in tasks and "The first" not in tasks
+    assert "You have 55 overdue tasks." in home and "The first 50 of 55, by due time." in home
+
+
+def test_a_heads_home_links_to_the_teams_tasks_and_a_reps_does_not(org, login):
+    head = login(org.head).get("/").content.decode()
+    rep = login(org.rep).get("/").content.decode()
+
+    assert 'href="/tasks/?assignee=all"' in head
+    assert 'href="/tasks/?assignee=all"' not in rep
 
 
 def test_a_rep_has_no_assignee_choice_and_cannot_list_others_tasks(org, login, contact_factory):
