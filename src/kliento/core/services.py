@@ -78,14 +78,22 @@ def audit_record(
 # --- teams and users ----------------------------------------------------------------------
 
 
+def _team_name_error(name: str) -> str:
+    """What is wrong with a (stripped) team name, or "" when nothing is."""
+    if not name:
+        return _("A team needs a name.")
+    max_length = Team._meta.get_field("name").max_length
+    if len(name) > max_length:
+        return _("At most %(n)s characters.") % {"n": max_length}
+    return ""
+
+
 @transaction.atomic
 def team_create(*, actor: User | None, name: str, parent: Team | None = None) -> Team:
     _require_admin(actor)
     name = (name or "").strip()
-    if not name:
-        raise ValidationFailedError(fields={"name": _("A team needs a name.")})
-    if len(name) > 200:
-        raise ValidationFailedError(fields={"name": _("At most %(n)s characters.") % {"n": 200}})
+    if error := _team_name_error(name):
+        raise ValidationFailedError(fields={"name": error})
     team = Team.objects.create(name=name, parent=parent)
     team.path = f"{parent.path if parent else '/'}{team.pk}/"
     team.save(update_fields=["path"])
@@ -114,10 +122,8 @@ def team_update(
     errors = {}
     if name is not None:
         name = name.strip()
-        if not name:
-            errors["name"] = _("A team needs a name.")
-        elif len(name) > 200:
-            errors["name"] = _("At most %(n)s characters.") % {"n": 200}
+        if error := _team_name_error(name):
+            errors["name"] = error
     moving = parent is not _UNSET and (parent.pk if parent else None) != team.parent_id
     if moving and parent is not None and parent.path.startswith(team.path):
         errors["parent"] = _("A team can't be moved under itself or one of its own teams.")
