@@ -19,13 +19,7 @@ from kliento.core.errors import (
     ValidationFailedError,
 )
 from kliento.core.models import AuditLog, CustomField, CustomFieldType, Role, User
-from kliento.core.permissions import (
-    can_read,
-    can_write,
-    record_q,
-    scope_for,
-    team_subtree_user_ids,
-)
+from kliento.core.permissions import can_read, can_write, record_q, scope_for
 from kliento.core.services import custom_field_clean_value
 from kliento.customers.models import (
     Channel,
@@ -610,11 +604,10 @@ def task_assignees(*, user: User) -> list[User]:
     """Whose tasks `user` may list: their own; a head's whole subtree; everyone's for the roles
     that read all records. Active users, by name."""
     qs = User.objects.filter(is_active=True).only("id", "username", "first_name", "last_name")
-    if not scope_for(user).read_all:
-        ids = {user.pk}
-        if user.role == Role.HEAD:
-            ids |= team_subtree_user_ids(user.team)
-        qs = qs.filter(pk__in=ids)
+    scope = scope_for(user)  # cached on the user: the task queries' visibility reuses it
+    if not scope.read_all:
+        # A head's owners are their subtree; a rep's (with team sharing) stay out of it.
+        qs = qs.filter(pk__in=scope.owner_ids if user.role == Role.HEAD else {user.pk})
     return list(qs.order_by("first_name", "last_name", "username"))
 
 
