@@ -44,7 +44,6 @@ from kliento.sales.deals.models import (
     StageChange,
 )
 
-MAX_AMOUNT = MAX_MONEY
 TEXT_FIELDS = ("name", "competitors", "next_step", "source")
 # Foreign keys are given as ids under the plain name ("contact": 7); "contact_id" works too.
 FK_FIELDS = ("pipeline", "stage", "contact", "company", "owner", "price_list")
@@ -239,7 +238,7 @@ def _decimal(value: Any, field: str, errors: dict[str, str], *, places: int = 2)
     if number < 0:
         errors[field] = _("Must not be negative.")
         return None
-    if number > MAX_AMOUNT:
+    if number > MAX_MONEY:
         errors[field] = _("The number is too large.")
         return None
     return number.quantize(Decimal(1).scaleb(-places))

@@ -23,6 +23,7 @@ from kliento.core.errors import (
 )
 from kliento.core.models import AuditLog, Role, Team, User
 from kliento.core.services import audit_diff, audit_record
+from kliento.sales.catalog.models import MAX_MONEY
 from kliento.sales.plans.models import CascadeMethod, SalesTarget
 from kliento.sales.plans.selectors import (
     ZERO,
@@ -36,7 +37,8 @@ from kliento.sales.plans.selectors import (
 )
 
 CENT = Decimal("0.01")
-MAX_AMOUNT = Decimal("9999999999999")  # catalog.models.MAX_MONEY, whole units
+# MAX_MONEY cut to whole units: the bound targets have always had.
+MAX_AMOUNT = MAX_MONEY.to_integral_value(rounding=ROUND_DOWN)
 DEPTHS = ("one", "all")
 
 
